@@ -1,0 +1,62 @@
+# msinfuse — the single entry point for people and CI.
+#
+#   make demo     run msinfuse on the embedded default (SQLite) and show the main job
+#   make test     run the whole test suite
+#   make check    ruff (format + lint), mypy (strict on src/), import-linter, lock check
+#   make docs     regenerate the generated documentation from the data
+#
+# Works on a fresh machine that has only Python 3.11+ and make: uv is bootstrapped
+# from PyPI into .tools/ when it is not on PATH, and the virtual environment is
+# created from the committed lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+SYSTEM_UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(SYSTEM_UV),)
+UV := .tools/bin/uv
+else
+UV := $(SYSTEM_UV)
+endif
+export UV_PYTHON_DOWNLOADS := never
+VENV := .venv
+RUN := $(UV) run --frozen --no-sync
+STAMP := $(VENV)/.synced
+
+.PHONY: demo test check fix docs install clean help
+
+help:
+	@sed -n '2,12p' Makefile
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(RUN) msinfuse drugs list
+	$(RUN) msinfuse drugs compare natalizumab ocrelizumab ublituximab alemtuzumab rituximab
+
+test: $(STAMP)
+	$(RUN) pytest $(PYTEST_ARGS)
+
+check: $(STAMP)
+	$(UV) lock --check
+	$(RUN) ruff format --check src tests benchmarks
+	$(RUN) ruff check src tests benchmarks
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+fix: $(STAMP)
+	$(RUN) ruff format src tests benchmarks
+	$(RUN) ruff check --fix src tests benchmarks
+
+docs: $(STAMP)
+	$(RUN) python -m msinfuse.docsgen
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

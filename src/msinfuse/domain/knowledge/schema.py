@@ -646,6 +646,11 @@ class Agent(Frozen):
         """Product names, infusion products first."""
         return tuple(p.name for p in sorted(self.products, key=lambda p: not p.infusion))
 
+    def brand_names(self, profile: ProfileId) -> tuple[str, ...]:
+        """Product names marketed under ``profile``, infusion products first."""
+        products = [p for p in self.products if profile in p.profiles]
+        return tuple(p.name for p in sorted(products, key=lambda p: not p.infusion))
+
     def label_revisions(self, profile: ProfileId) -> tuple[LabelRevision, ...]:
         """The label documents this agent's facts reflect under ``profile``."""
         return tuple(label for label in self.labels if label.profile == profile)

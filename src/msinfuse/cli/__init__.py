@@ -1,0 +1,1 @@
+"""The ``msinfuse`` command line."""

@@ -1,0 +1,61 @@
+"""The ``msinfuse`` command: entry point and error mapping.
+
+Exit codes: 0 success; 2 bad input (unknown agent, bad option, impossible value) or any
+other user error; 3 a pre-infusion check that holds; 70 an internal error (a bug).
+Errors print one line, never a traceback, and never patient data.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from msinfuse.cli import drugs, plans
+from msinfuse.cli.common import err_console
+from msinfuse.errors import InternalError, MsinfuseError, UserError
+
+EXIT_USER_ERROR = 2
+EXIT_HOLD = 3
+EXIT_INTERNAL = 70
+
+app = typer.Typer(
+    name="msinfuse",
+    help="msinfuse - the infusion side of an MS clinic. Decision support only: verify every output "
+    "against the current prescribing information.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(drugs.app, name="drugs")
+app.command("sources")(drugs.sources_command)
+app.command("calendar")(plans.calendar_command)
+app.command("rates")(plans.rates_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and map every error to an exit code and one line on stderr."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="msinfuse")
+    except typer.Abort:
+        err_console.print("aborted", markup=False, soft_wrap=True)
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument...
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        err_console.print(f"error: {message}", markup=False, soft_wrap=True)
+        sys.exit(EXIT_USER_ERROR)
+    except UserError as exc:
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(EXIT_USER_ERROR)
+    except (InternalError, MsinfuseError) as exc:
+        err_console.print(
+            f"internal error: {type(exc).__name__}; please report it", markup=False, soft_wrap=True
+        )
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

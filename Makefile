@@ -56,7 +56,7 @@ fix: $(STAMP)
 	$(RUN) ruff check --fix src tests benchmarks
 
 docs: $(STAMP)
-	$(RUN) python -m msinfuse.docsgen
+	$(RUN) python -m msinfuse.cli.docsgen
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, time
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +20,7 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-class ProfileChoice(str, Enum):
+class ProfileChoice(StrEnum):
     """Label profile: FDA labels (us, the default) or EMA SmPCs (eu)."""
 
     us = "us"
@@ -31,7 +31,9 @@ ProfileOption = Annotated[
     ProfileChoice,
     typer.Option("--profile", help="Label profile: us (FDA labels, default) or eu (EMA SmPCs)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for machines instead of tables.")
+]
 
 
 def profile_id(choice: ProfileChoice) -> ProfileId:
@@ -69,8 +71,9 @@ def emit_json(data: Any) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A Rich table with the given columns and rows (cells rendered as text)."""
     result = Table(title=title, title_justify="left", show_lines=False)
-    for column in columns:
-        result.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        # The first column holds identifiers: never fold them.
+        result.add_column(column, overflow="fold", no_wrap=index == 0)
     for row in rows:
         result.add_row(*("" if cell is None else str(cell) for cell in row))
     return result
@@ -90,7 +93,9 @@ def print_findings(findings: Sequence[Mapping[str, Any]]) -> None:
     out.add_column("Source", style="dim", overflow="fold")
     for f in findings:
         style = SEVERITY_STYLE.get(str(f["severity"]), "")
-        out.add_row(f"[{style}]{f['severity']}[/]", str(f["rule"]), str(f["message"]), str(f["source"]))
+        out.add_row(
+            f"[{style}]{f['severity']}[/]", str(f["rule"]), str(f["message"]), str(f["source"])
+        )
     console.print(out)
 
 

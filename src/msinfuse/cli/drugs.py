@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +26,7 @@ from msinfuse.services import knowledge as kb_service
 app = typer.Typer(help="The cited knowledge base of MS infusion agents.", no_args_is_help=True)
 
 
-class HandoutFormat(str, Enum):
+class HandoutFormat(StrEnum):
     """Handout output format."""
 
     md = "md"
@@ -42,7 +42,9 @@ def _cite(item: dict[str, Any]) -> str:
 
 @app.command("list")
 def list_command(
-    all_: Annotated[bool, typer.Option("--all", help="Also list the non-infusion alternatives.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also list the non-infusion alternatives.")
+    ] = False,
     profile: ProfileOption = ProfileChoice.us,
     json_: JsonOption = False,
 ) -> None:
@@ -71,7 +73,9 @@ def list_command(
     )
     alternatives = [r for r in rows if r["kind"] == "alternative"]
     if alternatives:
-        console.print("[dim]Alternatives list route, usual frequency and class only; most rest on unconfirmed general knowledge.[/]")
+        console.print(
+            "[dim]Alternatives list route, usual frequency and class only; most rest on unconfirmed general knowledge.[/]"
+        )
 
 
 @app.command("show")
@@ -120,14 +124,32 @@ def _print_detail(d: dict[str, Any]) -> None:
         table(
             "Products",
             ["Product", "Nonproprietary name", "Kind", "Route", "Infusion"],
-            [(p["name"], p["nonproprietary_name"], p["kind"], p["route"], "yes" if p["infusion"] else "no") for p in d["products"]],
+            [
+                (
+                    p["name"],
+                    p["nonproprietary_name"],
+                    p["kind"],
+                    p["route"],
+                    "yes" if p["infusion"] else "no",
+                )
+                for p in d["products"]
+            ],
         )
     )
     console.print(
         table(
             "Regimens",
             ["Id", "Name", "Summary", "Default", "Off-label"],
-            [(r["id"], r["name"], r["summary"], "yes" if r["default"] else "", "yes" if r["off_label"] else "") for r in d["regimens"]],
+            [
+                (
+                    r["id"],
+                    r["name"],
+                    r["summary"],
+                    "yes" if r["default"] else "",
+                    "yes" if r["off_label"] else "",
+                )
+                for r in d["regimens"]
+            ],
         )
     )
     for regimen in d["regimens"]:
@@ -146,7 +168,9 @@ def _print_detail(d: dict[str, Any]) -> None:
                     p["id"],
                     f"{p['infusions']['first']}-{p['infusions']['last'] or ''}",
                     _rates_text(p),
-                    f"{p['bag_volume_ml']['value']:g} mL" if p.get("bag_volume_ml") else "by concentration",
+                    f"{p['bag_volume_ml']['value']:g} mL"
+                    if p.get("bag_volume_ml")
+                    else "by concentration",
                     p.get("label_duration_text") or "",
                     _cite(p),
                 )
@@ -154,17 +178,69 @@ def _print_detail(d: dict[str, Any]) -> None:
             ],
         )
     )
-    _print_list("Premedication", d["premedications"], lambda p: f"{p['drug']} {p.get('dose_text') or (str(p['dose_mg']) + ' mg' if p.get('dose_mg') else '')} {p['route']}, {p.get('minutes_before_min') or '?'}-{p.get('minutes_before_max') or '?'} min before{'' if p['required'] else ' (optional)'}")
-    _print_list("Observation", d["observation"], lambda o: f"infusions {o['infusions']['first']}-{o['infusions']['last'] or ''}: {_value(o['minutes'])} min" + (f", {_value(o['after_reaction_minutes'])} min after any reaction" if o.get("after_reaction_minutes") else ""), cite=lambda o: o["minutes"])
-    _print_list("Screening before the first dose / course", d["screening"], lambda s: f"[{s['when']}] {s['text']} (missing: {s['severity_missing']})")
+    _print_list(
+        "Premedication",
+        d["premedications"],
+        lambda p: (
+            f"{p['drug']} {p.get('dose_text') or (str(p['dose_mg']) + ' mg' if p.get('dose_mg') else '')} {p['route']}, {p.get('minutes_before_min') or '?'}-{p.get('minutes_before_max') or '?'} min before{'' if p['required'] else ' (optional)'}"
+        ),
+    )
+    _print_list(
+        "Observation",
+        d["observation"],
+        lambda o: (
+            f"infusions {o['infusions']['first']}-{o['infusions']['last'] or ''}: {_value(o['minutes'])} min"
+            + (
+                f", {_value(o['after_reaction_minutes'])} min after any reaction"
+                if o.get("after_reaction_minutes")
+                else ""
+            )
+        ),
+        cite=lambda o: o["minutes"],
+    )
+    _print_list(
+        "Screening before the first dose / course",
+        d["screening"],
+        lambda s: f"[{s['when']}] {s['text']} (missing: {s['severity_missing']})",
+    )
     _print_list("Checks before each dose", d["checks_before_each_dose"], lambda c: str(c["value"]))
-    _print_list("Vaccination", d["vaccination"], lambda v: f"{v['vaccine_kind']}: at least {v['min_before']} before ({v['severity']}) - {v['text']}")
+    _print_list(
+        "Vaccination",
+        d["vaccination"],
+        lambda v: (
+            f"{v['vaccine_kind']}: at least {v['min_before']} before ({v['severity']}) - {v['text']}"
+        ),
+    )
     _print_list("Contraindications", d["contraindications"], lambda c: str(c["text"]))
-    _print_list("Warnings", d["warnings"], lambda w: ("[BOXED] " if w["boxed"] else "") + f"{w['title']}: {w['text']}")
-    _print_list("Common side effects", d["side_effects"], lambda s: f"{s['what']}: {s['percent'] if s.get('percent') is not None else '?'}%")
-    _print_list("Monitoring", d["monitoring"], lambda m: f"{m['item']} - every {m.get('interval') or 'dose'}" + (f" until {m['until_after_last_dose']} after the last dose" if m.get("until_after_last_dose") else ""))
+    _print_list(
+        "Warnings",
+        d["warnings"],
+        lambda w: ("[BOXED] " if w["boxed"] else "") + f"{w['title']}: {w['text']}",
+    )
+    _print_list(
+        "Common side effects",
+        d["side_effects"],
+        lambda s: f"{s['what']}: {s['percent'] if s.get('percent') is not None else '?'}%",
+    )
+    _print_list(
+        "Monitoring",
+        d["monitoring"],
+        lambda m: (
+            f"{m['item']} - every {m.get('interval') or 'dose'}"
+            + (
+                f" until {m['until_after_last_dose']} after the last dose"
+                if m.get("until_after_last_dose")
+                else ""
+            )
+        ),
+    )
     _print_list("REMS", d["rems"], lambda r: f"{r['program']}: " + " ".join(r["requirements"]))
-    _print_list("Codes", d["codes"], lambda c: f"{c['system']} {c['code'] or '(no code)'} {c['display']} [{c['status']}]", cite=lambda c: {})
+    _print_list(
+        "Codes",
+        d["codes"],
+        lambda c: f"{c['system']} {c['code'] or '(no code)'} {c['display']} [{c['status']}]",
+        cite=lambda _c: {},
+    )
     b = d["burden"]
     console.print(
         f"Burden: {b['visits_per_year'] if b['visits_per_year'] is not None else '-'} visits/year, "
@@ -172,7 +248,9 @@ def _print_detail(d: dict[str, Any]) -> None:
         + (f" ({b['courses_note']})" if b["courses_note"] else "")
     )
     if d["weak_facts"]:
-        console.print(f"[yellow]{len(d['weak_facts'])} facts here are policy or unconfirmed values; see --json 'weak_facts'.[/]")
+        console.print(
+            f"[yellow]{len(d['weak_facts'])} facts here are policy or unconfirmed values; see --json 'weak_facts'.[/]"
+        )
     print_footer(d["label_revisions"], d["decision_support"])
 
 
@@ -181,7 +259,13 @@ def _rates_text(p: dict[str, Any]) -> str:
     if p.get("escalation"):
         e = p["escalation"]
         return f"{e['start']:g} {unit}, +{e['increment']:g} every {e['every_minutes']:g} min, max {e['maximum']:g}"
-    return " -> ".join(f"{s['rate']:g}" + (f" x {s['minutes']:g} min" if s.get("minutes") else "") for s in p["steps"]) + f" {unit}"
+    return (
+        " -> ".join(
+            f"{s['rate']:g}" + (f" x {s['minutes']:g} min" if s.get("minutes") else "")
+            for s in p["steps"]
+        )
+        + f" {unit}"
+    )
 
 
 def _print_list(title: str, items: list[dict[str, Any]], text: Any, cite: Any = None) -> None:
@@ -204,7 +288,9 @@ def compare_command(
         emit_json(data)
         return
     rows = data["agents"]
-    out = table(f"Comparison ({profile.value.upper()} label profile)", ["", *[r["name"] for r in rows]], [])
+    out = table(
+        f"Comparison ({profile.value.upper()} label profile)", ["", *[r["name"] for r in rows]], []
+    )
 
     def line(label: str, cell: Any) -> None:
         out.add_row(label, *(str(cell(r)) for r in rows))
@@ -213,10 +299,27 @@ def compare_command(
     line("Mechanism", lambda r: ", ".join(m.replace("_", " ") for m in r["mechanism_modes"]))
     line("On-label MS courses", lambda r: ", ".join(r["ms_courses"]) or "none (off-label)")
     line("How it is given", lambda r: r["how_given"])
-    line("Visits per year (maintenance)", lambda r: r["burden"]["visits_per_year"] if r["burden"]["visits_per_year"] is not None else r["burden"]["courses_note"])
-    line("Chair hours per year", lambda r: r["burden"]["chair_hours_per_year"] if r["burden"]["chair_hours_per_year"] is not None else f"{r['burden']['first_course_chair_hours']} h in course 1")
+    line(
+        "Visits per year (maintenance)",
+        lambda r: (
+            r["burden"]["visits_per_year"]
+            if r["burden"]["visits_per_year"] is not None
+            else r["burden"]["courses_note"]
+        ),
+    )
+    line(
+        "Chair hours per year",
+        lambda r: (
+            r["burden"]["chair_hours_per_year"]
+            if r["burden"]["chair_hours_per_year"] is not None
+            else f"{r['burden']['first_course_chair_hours']} h in course 1"
+        ),
+    )
     line("Premedication", lambda r: "; ".join(r["premedication"]) or "none required")
-    line("Observation (min)", lambda r: "; ".join(f"#{o['infusions']}: {o['minutes']:g}" for o in r["observation"]))
+    line(
+        "Observation (min)",
+        lambda r: "; ".join(f"#{o['infusions']}: {o['minutes']:g}" for o in r["observation"]),
+    )
     line("Screening tests", lambda r: r["burden"]["screening_tests"])
     line("Monitoring tests per year", lambda r: r["burden"]["monitoring_tests_per_year"])
     line("Key risks", lambda r: "; ".join(_risk_text(k) for k in r["key_risks"][:4]))
@@ -233,8 +336,13 @@ def _risk_text(risk: dict[str, Any]) -> str:
 @app.command("handout")
 def handout_command(
     agent: Annotated[str, typer.Argument(help="Agent id, e.g. natalizumab.")],
-    format_: Annotated[HandoutFormat, typer.Option("--format", help="md (Markdown) or html (printable).")] = HandoutFormat.md,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of the screen.")] = None,
+    format_: Annotated[
+        HandoutFormat, typer.Option("--format", help="md (Markdown) or html (printable).")
+    ] = HandoutFormat.md,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write to this file instead of the screen."),
+    ] = None,
     profile: ProfileOption = ProfileChoice.us,
 ) -> None:
     """The patient handout: plain language, printable, with label revisions at the foot."""

@@ -35,7 +35,9 @@ def _parse_given(values: list[str]) -> tuple[GivenDose, ...]:
             try:
                 dose_mg = float(dose)
             except ValueError:
-                raise typer.BadParameter(f"--given {value!r}: the dose after ':' must be a number of mg") from None
+                raise typer.BadParameter(
+                    f"--given {value!r}: the dose after ':' must be a number of mg"
+                ) from None
             if dose_mg <= 0:
                 raise typer.BadParameter(f"--given {value!r}: the dose must be positive")
         given.append(GivenDose(parse_date(day, "--given date"), dose_mg))
@@ -49,14 +51,27 @@ def calendar_command(
         list[str] | None,
         typer.Option("--given", help="A dose given, DATE or DATE:MG; repeat in date order."),
     ] = None,
-    regimen: Annotated[str | None, typer.Option("--regimen", help="Regimen id (default: the agent's default).")] = None,
+    regimen: Annotated[
+        str | None, typer.Option("--regimen", help="Regimen id (default: the agent's default).")
+    ] = None,
     profile: ProfileOption = ProfileChoice.us,
-    today: Annotated[str | None, typer.Option("--today", help="Reference date for statuses (default: today).")] = None,
-    count: Annotated[int, typer.Option("--count", min=0, help="How many future doses to show.")] = 4,
-    height_cm: Annotated[float | None, typer.Option("--height-cm", help="Height for BSA dosing.")] = None,
-    weight_kg: Annotated[float | None, typer.Option("--weight-kg", help="Weight for BSA dosing.")] = None,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Reference date for statuses (default: today).")
+    ] = None,
+    count: Annotated[
+        int, typer.Option("--count", min=0, help="How many future doses to show.")
+    ] = 4,
+    height_cm: Annotated[
+        float | None, typer.Option("--height-cm", help="Height for BSA dosing.")
+    ] = None,
+    weight_kg: Annotated[
+        float | None, typer.Option("--weight-kg", help="Weight for BSA dosing.")
+    ] = None,
     cumulative: Annotated[
-        float, typer.Option("--cumulative-mg-m2", help="Lifetime dose already received before these doses (mg/m2).")
+        float,
+        typer.Option(
+            "--cumulative-mg-m2", help="Lifetime dose already received before these doses (mg/m2)."
+        ),
     ] = 0.0,
     json_: JsonOption = False,
 ) -> None:
@@ -83,15 +98,16 @@ def calendar_command(
     console.print(
         table(
             title,
-            ["#", "Kind", "Course/day", "Date", "Earliest", "Dose (mg)", "Status"],
+            ["#", "Dose", "Course/day", "Date", "Earliest", "Dose (mg)", "Status"],
             [
                 (
                     d["number"],
-                    d["kind"],
+                    d["label"],
                     f"{d['course']}/{d['course_day']}",
                     d["date"],
                     d["earliest"],
-                    f"{d['dose_mg']:g}" + (f" ({d['dose_mg_per_m2']:g} mg/m2)" if d["dose_mg_per_m2"] else ""),
+                    f"{d['dose_mg']:g}"
+                    + (f" ({d['dose_mg_per_m2']:g} mg/m2)" if d["dose_mg_per_m2"] else ""),
                     d["status"],
                 )
                 for d in data["doses"]
@@ -99,7 +115,9 @@ def calendar_command(
         )
     )
     if data["cumulative_mg_per_m2"] is not None:
-        console.print(f"Cumulative lifetime dose including planned doses: {data['cumulative_mg_per_m2']} mg/m2")
+        console.print(
+            f"Cumulative lifetime dose including planned doses: {data['cumulative_mg_per_m2']} mg/m2"
+        )
     print_findings(data["findings"])
     print_footer(data["label_revisions"], data["decision_support"])
 
@@ -113,25 +131,54 @@ def _parse_reaction(reaction: str | None, resume_min: float | None) -> ReactionI
     try:
         return ReactionInput(float(minute), int(grade), resume_min)
     except ValueError:
-        raise typer.BadParameter(f"--reaction {reaction!r} must read MIN:GRADE, e.g. 45:2") from None
+        raise typer.BadParameter(
+            f"--reaction {reaction!r} must read MIN:GRADE, e.g. 45:2"
+        ) from None
 
 
 def rates_command(
     agent: Annotated[str, typer.Argument(help="Agent id, e.g. ocrelizumab.")],
-    infusion: Annotated[int, typer.Option("--infusion", help="Infusion number in the plan (1 = first).")],
-    protocol: Annotated[str, typer.Option("--protocol", help="standard, or shorter (ocrelizumab 600 mg maintenance).")] = "standard",
-    regimen: Annotated[str | None, typer.Option("--regimen", help="Regimen id (default: the agent's default).")] = None,
-    dose_mg: Annotated[float | None, typer.Option("--dose-mg", help="Dose in mg (default from the regimen).")] = None,
-    volume_ml: Annotated[float | None, typer.Option("--volume-ml", help="Bag volume in mL (default from the label).")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="Infusion start time HH:MM, for a pump program with clock times.")] = None,
-    reaction: Annotated[str | None, typer.Option("--reaction", help="Reaction MIN:GRADE (CTCAE) to re-plan for.")] = None,
-    resume_min: Annotated[float | None, typer.Option("--resume-min", help="Grade 3: minute the infusion restarts.")] = None,
+    infusion: Annotated[
+        int, typer.Option("--infusion", help="Infusion number in the plan (1 = first).")
+    ],
+    protocol: Annotated[
+        str,
+        typer.Option("--protocol", help="standard, or shorter (ocrelizumab 600 mg maintenance)."),
+    ] = "standard",
+    regimen: Annotated[
+        str | None, typer.Option("--regimen", help="Regimen id (default: the agent's default).")
+    ] = None,
+    dose_mg: Annotated[
+        float | None, typer.Option("--dose-mg", help="Dose in mg (default from the regimen).")
+    ] = None,
+    volume_ml: Annotated[
+        float | None, typer.Option("--volume-ml", help="Bag volume in mL (default from the label).")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start", help="Infusion start time HH:MM, for a pump program with clock times."
+        ),
+    ] = None,
+    reaction: Annotated[
+        str | None, typer.Option("--reaction", help="Reaction MIN:GRADE (CTCAE) to re-plan for.")
+    ] = None,
+    resume_min: Annotated[
+        float | None, typer.Option("--resume-min", help="Grade 3: minute the infusion restarts.")
+    ] = None,
     prior_grade: Annotated[
         list[int] | None,
-        typer.Option("--prior-reaction", help="Highest reaction grade of an earlier infusion of this agent; repeat."),
+        typer.Option(
+            "--prior-reaction",
+            help="Highest reaction grade of an earlier infusion of this agent; repeat.",
+        ),
     ] = None,
-    height_cm: Annotated[float | None, typer.Option("--height-cm", help="Height for BSA dosing.")] = None,
-    weight_kg: Annotated[float | None, typer.Option("--weight-kg", help="Weight for BSA dosing.")] = None,
+    height_cm: Annotated[
+        float | None, typer.Option("--height-cm", help="Height for BSA dosing.")
+    ] = None,
+    weight_kg: Annotated[
+        float | None, typer.Option("--weight-kg", help="Weight for BSA dosing.")
+    ] = None,
     profile: ProfileOption = ProfileChoice.us,
     json_: JsonOption = False,
 ) -> None:
@@ -169,7 +216,14 @@ def _print_plan(d: dict[str, Any]) -> None:
     console.print(
         table(
             "Pump steps",
-            ["Start (min)", "End (min)", "Rate (mL/h)", *(["Rate (mg/h)"] if d["rate_unit"] == "mg/h" else []), "Volume (mL)", "Step"],
+            [
+                "Start (min)",
+                "End (min)",
+                "Rate (mL/h)",
+                *(["Rate (mg/h)"] if d["rate_unit"] == "mg/h" else []),
+                "Volume (mL)",
+                "Step",
+            ],
             [
                 (
                     s["start_min"],
@@ -213,7 +267,15 @@ def _print_plan(d: dict[str, Any]) -> None:
                 f"observation until {t['observation_end']}, leave {t['departure']})",
                 ["Step", "From", "To", "Rate (mL/h)", "Volume (mL)", "Cumulative (mL)", ""],
                 [
-                    (p["step"], p["start"], p["end"], p["rate_ml_h"], p["volume_ml"], p["cumulative_ml"], p["kind"])
+                    (
+                        p["step"],
+                        p["start"],
+                        p["end"],
+                        p["rate_ml_h"],
+                        p["volume_ml"],
+                        p["cumulative_ml"],
+                        p["kind"],
+                    )
                     for p in d["pump_program"]
                 ],
             )
@@ -227,7 +289,11 @@ def _print_plan(d: dict[str, Any]) -> None:
 def _timing(p: dict[str, Any]) -> str:
     low, high = p["minutes_before_min"], p["minutes_before_max"]
     if low is None and high is None:
-        return f"before the infusion ({p['lead_min']:g} min lead)" if p["lead_min"] else "before the infusion"
+        return (
+            f"before the infusion ({p['lead_min']:g} min lead)"
+            if p["lead_min"]
+            else "before the infusion"
+        )
     if low == high or high is None:
         return f"{low:g} min before"
     return f"{low:g}-{high:g} min before"

@@ -85,7 +85,9 @@ def schedule_lines(agent: Agent, profile: ProfileId) -> list[str]:
             f"Then: {_block_text(repeat.block)} every {interval.value} (the first one {interval.value} "
             "after your first infusion)."
         )
-        lines.append("If a dose is late, it is given as soon as possible and the next one is counted from that day.")
+        lines.append(
+            "If a dose is late, it is given as soon as possible and the next one is counted from that day."
+        )
     if regimen.cumulative_limit_mg_per_m2 is not None:
         limit = regimen.cumulative_limit_mg_per_m2.get(profile)
         if limit is not None:
@@ -125,7 +127,7 @@ def visit_lines(kb: KnowledgeBase, agent: Agent, profile: ProfileId) -> list[str
     return lines
 
 
-def side_effect_lines(agent: Agent, profile: ProfileId) -> list[SideEffectLine]:
+def side_effect_lines(agent: Agent) -> list[SideEffectLine]:
     """Common side effects with frequencies in words a patient can read."""
     lines = []
     for effect in agent.side_effects:
@@ -136,7 +138,9 @@ def side_effect_lines(agent: Agent, profile: ProfileId) -> list[SideEffectLine]:
                 else f"about {effect.percent:g} in 100 people"
             )
             if effect.comparator and effect.comparator_percent is not None:
-                figure += f" (compared with {effect.comparator_percent:g} in 100 on {effect.comparator})"
+                figure += (
+                    f" (compared with {effect.comparator_percent:g} in 100 on {effect.comparator})"
+                )
         else:
             figure = "how often is not known"
         lines.append(SideEffectLine(effect.what, figure))
@@ -158,7 +162,7 @@ def render_handout(kb: KnowledgeBase, agent_id: str, profile: ProfileId, fmt: Ha
         profile=profile,
         schedule=schedule_lines(agent, profile),
         visit=visit_lines(kb, agent, profile),
-        side_effects=side_effect_lines(agent, profile),
+        side_effects=side_effect_lines(agent),
         contraception=contraception_value,
         other_infusions=others,
         alternatives=alternatives,

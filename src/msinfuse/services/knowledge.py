@@ -28,7 +28,12 @@ def get_agent(kb: KnowledgeBase, agent_id: str) -> Agent:
 def labels_json(agent: Agent, profile: ProfileId) -> list[dict[str, str]]:
     """The label revisions of ``agent`` under ``profile``, for output footers."""
     return [
-        {"agent": ref.agent, "document": ref.document, "revision": ref.revision, "status": ref.status}
+        {
+            "agent": ref.agent,
+            "document": ref.document,
+            "revision": ref.revision,
+            "status": ref.status,
+        }
         for ref in label_refs(agent, profile)
     ]
 
@@ -87,7 +92,9 @@ def alternative_summary(alt: Alternative) -> dict[str, Any]:
     }
 
 
-def list_agents(kb: KnowledgeBase, profile: ProfileId, include_alternatives: bool) -> list[dict[str, Any]]:
+def list_agents(
+    kb: KnowledgeBase, profile: ProfileId, include_alternatives: bool
+) -> list[dict[str, Any]]:
     """Infusion agents (and, on request, the non-infusion alternatives), by name."""
     rows = [agent_summary(a, profile) for a in sorted(kb.agents.values(), key=lambda a: a.name)]
     if include_alternatives:
@@ -99,7 +106,9 @@ def _for_profile(data: Any, profile: ProfileId) -> Any:
     """Reduce dumped knowledge to one profile: per-profile values pick theirs (or say *not
     established*) and list items held for the other profile only are dropped."""
     if isinstance(data, dict):
-        if set(data) == {"us", "eu"} and any(isinstance(v, dict) and "status" in v for v in data.values()):
+        if set(data) == {"us", "eu"} and any(
+            isinstance(v, dict) and "status" in v for v in data.values()
+        ):
             chosen = data[profile]
             if chosen is None:
                 return {"not_established": True, "profile": profile}
@@ -109,7 +118,9 @@ def _for_profile(data: Any, profile: ProfileId) -> Any:
         return [
             _for_profile(item, profile)
             for item in data
-            if not (isinstance(item, dict) and "profiles" in item and profile not in item["profiles"])
+            if not (
+                isinstance(item, dict) and "profiles" in item and profile not in item["profiles"]
+            )
         ]
     return data
 
@@ -152,7 +163,9 @@ def burden_json(b: Burden) -> dict[str, Any]:
         "maintenance_interval": b.maintenance_interval,
         "maintenance_chair_minutes": [round(t.chair_minutes, 2) for t in b.maintenance_days],
         "maintenance_infusion_minutes": [round(t.infusion_minutes, 2) for t in b.maintenance_days],
-        "shorter_option_chair_minutes": round(b.shorter_option.chair_minutes, 2) if b.shorter_option else None,
+        "shorter_option_chair_minutes": round(b.shorter_option.chair_minutes, 2)
+        if b.shorter_option
+        else None,
         "first_course_visits": b.first_course_visits,
         "first_course_chair_hours": b.first_course_chair_hours,
         "courses_note": b.courses_note,
@@ -163,7 +176,9 @@ def burden_json(b: Burden) -> dict[str, Any]:
     }
 
 
-def _incidence_text(percent: float | None, percent_max: float | None, per_1000: float | None) -> str:
+def _incidence_text(
+    percent: float | None, percent_max: float | None, per_1000: float | None
+) -> str:
     if percent is not None:
         return f"{percent:g}-{percent_max:g}%" if percent_max is not None else f"{percent:g}%"
     if per_1000 is not None:
@@ -215,15 +230,20 @@ def compare_agents(kb: KnowledgeBase, agent_ids: list[str], profile: ProfileId) 
         indication = agent.indications.get(profile)
         b = burden(kb, agent, profile)
         premeds = [
-            f"{p.drug}" + (f" {p.dose_mg:g} mg" if p.dose_mg else "") + ("" if p.required else " (optional)")
+            f"{p.drug}"
+            + (f" {p.dose_mg:g} mg" if p.dose_mg else "")
+            + ("" if p.required else " (optional)")
             for p in agent.premedications
             if profile in p.profiles
         ]
         observation = [
             {
-                "infusions": f"{o.infusions.first}" + (f"-{o.infusions.last}" if o.infusions.last else "+"),
+                "infusions": f"{o.infusions.first}"
+                + (f"-{o.infusions.last}" if o.infusions.last else "+"),
                 "minutes": o.minutes.value,
-                "after_reaction_minutes": o.after_reaction_minutes.value if o.after_reaction_minutes else None,
+                "after_reaction_minutes": o.after_reaction_minutes.value
+                if o.after_reaction_minutes
+                else None,
                 "status": o.minutes.status,
             }
             for o in agent.observation

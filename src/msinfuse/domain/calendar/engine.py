@@ -16,8 +16,10 @@ calendar walks the courses dose by dose:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Literal
 
 from msinfuse.domain.bsa import bsa_mosteller, dose_for_bsa
@@ -73,9 +75,9 @@ class CalendarDose:
     label: str
     course: int
     course_day: int
-    date: date
-    planned: date
-    earliest: date
+    date: dt.date
+    planned: dt.date
+    earliest: dt.date
     dose_mg: float
     dose_mg_per_m2: float | None
     status: DoseStatus
@@ -111,19 +113,23 @@ def build_calendar(kb: KnowledgeBase, request: CalendarRequest) -> Calendar:
     """Build the dose calendar for ``request``."""
     agent = kb.agent(request.agent)
     if agent is None:
-        raise NotFound(f"unknown agent {request.agent!r}; valid agents: {', '.join(sorted(kb.agents))}")
-    regimen = (
-        agent.default_regimen if request.regimen is None else agent.regimen(request.regimen)
-    )
+        raise NotFound(
+            f"unknown agent {request.agent!r}; valid agents: {', '.join(sorted(kb.agents))}"
+        )
+    regimen = agent.default_regimen if request.regimen is None else agent.regimen(request.regimen)
     if regimen is None:
         valid = ", ".join(r.id for r in agent.regimens)
-        raise NotFound(f"unknown regimen {request.regimen!r} for {agent.id}; valid regimens: {valid}")
+        raise NotFound(
+            f"unknown regimen {request.regimen!r} for {agent.id}; valid regimens: {valid}"
+        )
     if request.profile not in regimen.profiles:
-        raise InvalidInput(f"the {regimen.id} regimen is not available under the {request.profile} profile")
+        raise InvalidInput(
+            f"the {regimen.id} regimen is not available under the {request.profile} profile"
+        )
     if request.count < 0:
         raise InvalidInput("the number of future doses to show cannot be negative")
     given = request.given
-    for earlier, later in zip(given, given[1:], strict=False):
+    for earlier, later in pairwise(given):
         if later.date < earlier.date:
             raise InvalidInput("given doses must be listed in date order")
     if given and given[-1].date > request.today:
@@ -155,7 +161,9 @@ class _Walker:
             return
         r = self.request
         if r.height_cm is None or r.weight_kg is None:
-            raise InvalidInput(f"{self.agent.id} is dosed by body-surface area: give height and weight")
+            raise InvalidInput(
+                f"{self.agent.id} is dosed by body-surface area: give height and weight"
+            )
         self.bsa = bsa_mosteller(r.height_cm, r.weight_kg)
         if r.prior_cumulative_mg_per_m2 < 0:
             raise InvalidInput("the cumulative dose already received cannot be negative")
@@ -172,13 +180,18 @@ class _Walker:
                     )
                 )
             else:
-                self.log.use(self.limit, f"{self.agent.name} lifetime cumulative limit (mg/m2)", self.limit.value)
+                self.log.use(
+                    self.limit,
+                    f"{self.agent.name} lifetime cumulative limit (mg/m2)",
+                    self.limit.value,
+                )
 
     def _dose_mg(self, block: DoseBlock, index: int) -> tuple[float, float | None]:
         dose = block.doses[index]
         if dose.dose_mg is not None:
             return dose.dose_mg, None
-        assert dose.dose_mg_per_m2 is not None and self.bsa is not None
+        assert dose.dose_mg_per_m2 is not None
+        assert self.bsa is not None
         return dose_for_bsa(dose.dose_mg_per_m2, self.bsa), dose.dose_mg_per_m2
 
     # ------------------------------------------------------------------ walk
@@ -210,7 +223,7 @@ class _Walker:
             if course >= 1 and not self._course_allowed(course, gi < len(given)):
                 break
             first_of_block: date | None = None
-            for j, dose in enumerate(block.doses):
+            for j in range(len(block.doses)):
                 if gi >= len(given) and future >= r.count:
                     stopped = True
                     break
@@ -222,7 +235,9 @@ class _Walker:
                 if gi < len(given):
                     actual = given[gi]
                     gi += 1
-                    self._check_given(len(self.doses) + 1, block, j, actual, planned, earliest, dose_mg, per_m2)
+                    self._check_given(
+                        len(self.doses) + 1, block, j, actual, planned, earliest, dose_mg, per_m2
+                    )
                     status: DoseStatus = "given"
                     on = actual.date
                 else:
@@ -244,7 +259,9 @@ class _Walker:
                     CalendarDose(
                         number=len(self.doses) + 1,
                         kind=block.kind,
-                        label=block.label if course == 0 or block.kind != "course" else f"Course {course + 1}",
+                        label=block.label
+                        if course == 0 or block.kind != "course"
+                        else f"Course {course + 1}",
                         course=course + 1,
                         course_day=j + 1,
                         date=on if status == "given" else planned,
@@ -344,7 +361,10 @@ class _Walker:
         if course == 0:
             return self.request.start, self.request.start
         repeat = self.regimen.repeat
-        assert repeat is not None and last is not None and prev_first is not None and prev_last is not None
+        assert repeat is not None
+        assert last is not None
+        assert prev_first is not None
+        assert prev_last is not None
         interval = self._interval()
         spacing = self._spacing_fact()
         if interval is None or spacing is None:
@@ -405,7 +425,11 @@ class _Walker:
         if actual.date < earliest:
             days = (earliest - actual.date).days
             fact = self._spacing_fact() if j == 0 and number > 1 else block
-            what = "the minimum spacing" if j == 0 else f"label day {block.doses[j].day + 1} of the course"
+            what = (
+                "the minimum spacing"
+                if j == 0
+                else f"label day {block.doses[j].day + 1} of the course"
+            )
             self.findings.append(
                 Finding.from_fact(
                     "warn",

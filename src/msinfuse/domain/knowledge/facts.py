@@ -51,7 +51,9 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
-_CITATION = re.compile(r"^(?P<source>[A-Za-z0-9][A-Za-z0-9._-]*)\s+§(?P<section>.+?)\s+rev\s+(?P<revision>.+)$")
+_CITATION = re.compile(
+    r"^(?P<source>[A-Za-z0-9][A-Za-z0-9._-]*)\s+§(?P<section>.+?)\s+rev\s+(?P<revision>.+)$"
+)
 
 
 class Citation(Frozen):

@@ -57,15 +57,32 @@ def _read_yaml(path: Path) -> Any:
         raise KnowledgeBaseError(path.name, line, f"not valid YAML: {exc}") from None
 
 
+def _yaml_loc(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The error location as the YAML keys: drop the model names pydantic adds for union
+    branches, and the ``us``/``eu`` keys of a value written once for both profiles."""
+    kept: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, str) and part[:1].isupper():
+            continue
+        if part in ("us", "eu") and isinstance(node, dict) and part not in node:
+            continue
+        kept.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(kept)
+
+
 def _validate(adapter: TypeAdapter[M], data: Any, file: str, prefix: str = "") -> M:
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        # Union branches add their own names to the location; drop the model names
-        # pydantic inserts so the path reads as the YAML keys.
-        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper()))
-        path = _format_loc(loc)
+        path = _format_loc(_yaml_loc(data, first["loc"]))
         if prefix:
             path = f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
@@ -103,7 +120,9 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
     if not isinstance(sources_raw, dict) or "sources" not in sources_raw:
         raise KnowledgeBaseError("sources.yaml", "sources", "missing the 'sources' list")
     version = str(sources_raw.get("version", "unversioned"))
-    source_list = _validate(TypeAdapter(list[Source]), sources_raw["sources"], "sources.yaml", "sources")
+    source_list = _validate(
+        TypeAdapter(list[Source]), sources_raw["sources"], "sources.yaml", "sources"
+    )
     sources: dict[str, Source] = {}
     for index, source in enumerate(source_list):
         if source.key in sources:
@@ -186,9 +205,6 @@ def _cross_check(kb: KnowledgeBase) -> None:
                     f"premedications[{index}].lead_from_protocol",
                     f"unknown rate protocol {premed.lead_from_protocol!r}",
                 )
-    missing = sorted(set(kb.labs) ^ {lab.code for lab in kb.labs.values()})
-    if missing:  # pragma: no cover - the dict is built from the list
-        raise KnowledgeBaseError("labs.yaml", "labs", f"inconsistent codes {missing}")
 
 
 @lru_cache(maxsize=1)

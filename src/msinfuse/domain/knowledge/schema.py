@@ -22,8 +22,8 @@ from pydantic import Field, field_validator, model_validator
 from msinfuse.domain.knowledge.facts import (
     PROFILES,
     ByProfile,
-    Cited,
     Citation,
+    Cited,
     Duration,
     Fact,
     Frozen,
@@ -205,7 +205,7 @@ class DoseBlock(Fact):
         return self
 
 
-class RepeatRule(Frozen):
+class RepeatRule(Fact):
     """How courses repeat after the first block.
 
     The next course is planned ``interval`` after the ``anchor`` dose (first or last dose)
@@ -245,7 +245,9 @@ class Regimen(Frozen):
     @model_validator(mode="after")
     def _off_label_has_basis(self) -> Regimen:
         if self.off_label and self.off_label_basis is None:
-            raise ValueError("an off-label regimen needs off_label_basis (why and on what evidence)")
+            raise ValueError(
+                "an off-label regimen needs off_label_basis (why and on what evidence)"
+            )
         return self
 
     @property
@@ -320,9 +322,8 @@ class RateProtocol(Fact):
     def _steps_or_escalation(self) -> RateProtocol:
         if bool(self.steps) == (self.escalation is not None):
             raise ValueError("give either steps or an escalation, not both and not neither")
-        if self.steps:
-            if any(s.minutes is None for s in self.steps[:-1]):
-                raise ValueError("only the last step may run until the bag is empty")
+        if self.steps and any(s.minutes is None for s in self.steps[:-1]):
+            raise ValueError("only the last step may run until the bag is empty")
         if (self.bag_volume_ml is None) == (self.default_concentration_mg_per_ml is None):
             raise ValueError("give either bag_volume_ml or default_concentration_mg_per_ml")
         if self.rate_unit == "mg/h" and self.concentration_mg_per_ml is None:
@@ -355,7 +356,7 @@ class Premedication(Fact):
     )
 
 
-class ObservationRule(Frozen):
+class ObservationRule(Fact):
     """Post-infusion observation for a range of infusion numbers.
 
     ``minutes`` is the observation when no earlier infusion of this agent had a reaction;

@@ -1,0 +1,1 @@
+"""Treatment options and practical burden."""

@@ -302,7 +302,9 @@ def plan_infusion(kb: KnowledgeBase, request: RateRequest) -> RatePlan:
     if not regimen.infusion:
         raise InvalidInput(f"the {regimen.id} regimen of {agent.id} is not an infusion")
     if request.profile not in regimen.profiles:
-        raise InvalidInput(f"the {regimen.id} regimen is not available under the {request.profile} profile")
+        raise InvalidInput(
+            f"the {regimen.id} regimen is not available under the {request.profile} profile"
+        )
     position = infusion_position(regimen, request.infusion)
     if position is None:
         raise InvalidInput(
@@ -347,7 +349,9 @@ def plan_infusion(kb: KnowledgeBase, request: RateRequest) -> RatePlan:
     volume, concentration = _plan_bag(agent, protocol, dose, request.volume_ml, log)
 
     segments = protocol_segments(protocol)
-    queue = [(s, i, 0.0, "protocol") for i, s in enumerate(segments)]
+    queue: list[tuple[Segment, int | None, float, str]] = [
+        (s, i, 0.0, "protocol") for i, s in enumerate(segments)
+    ]
     steps = _run(queue, volume, 0.0, protocol.rate_unit, concentration or 1.0)
     if dose is None:
         findings.append(
@@ -376,7 +380,10 @@ def plan_infusion(kb: KnowledgeBase, request: RateRequest) -> RatePlan:
     if agent.off_label_in_ms.value:
         findings.append(
             Finding.from_fact(
-                "warn", "rates.off-label", f"{agent.name} is off-label in MS.", agent.off_label_in_ms
+                "warn",
+                "rates.off-label",
+                f"{agent.name} is off-label in MS.",
+                agent.off_label_in_ms,
             )
         )
     plan = RatePlan(
@@ -415,7 +422,9 @@ def plan_infusion(kb: KnowledgeBase, request: RateRequest) -> RatePlan:
     return _finish(kb, agent, protocol, plan, request.start, findings, log)
 
 
-def _shorter_refusal(shorter: RateProtocol | None, any_shorter: RateProtocol, prior_max: int) -> str | None:
+def _shorter_refusal(
+    shorter: RateProtocol | None, any_shorter: RateProtocol, prior_max: int
+) -> str | None:
     if shorter is None:
         first = any_shorter.infusions.first
         return f"it applies only from infusion {first} (maintenance doses)"
@@ -456,7 +465,8 @@ def _plan_bag(
         volume = protocol.bag_volume_ml.value
         log.use(protocol.bag_volume_ml, f"{agent.name} bag volume (mL)", volume)
     else:
-        assert protocol.default_concentration_mg_per_ml is not None and dose is not None
+        assert protocol.default_concentration_mg_per_ml is not None
+        assert dose is not None
         default = protocol.default_concentration_mg_per_ml
         log.use(default, f"{agent.name} default bag concentration (mg/mL)", default.value)
         volume = round(dose / default.value, 1)
@@ -465,7 +475,11 @@ def _plan_bag(
     concentration = dose / volume
     allowed = protocol.concentration_mg_per_ml
     if allowed is not None:
-        log.use(allowed, f"{agent.name} allowed concentration (mg/mL)", f"{allowed.value[0]:g}-{allowed.value[1]:g}")
+        log.use(
+            allowed,
+            f"{agent.name} allowed concentration (mg/mL)",
+            f"{allowed.value[0]:g}-{allowed.value[1]:g}",
+        )
         low, high = allowed.value
         if not low - _EPS <= concentration <= high + _EPS:
             raise InvalidInput(
@@ -486,7 +500,9 @@ def _premedications(
             continue
         log.use(premed, f"{agent.name} premedication {premed.drug}")
         lead = _premed_lead(kb, premed)
-        dose = premed.dose_text or (f"{premed.dose_mg:g} mg" if premed.dose_mg is not None else None)
+        dose = premed.dose_text or (
+            f"{premed.dose_mg:g} mg" if premed.dose_mg is not None else None
+        )
         planned.append(
             PlannedPremedication(
                 id=premed.id,
@@ -510,7 +526,7 @@ def _premed_lead(kb: KnowledgeBase, premed: Premedication) -> float:
         other = kb.agents[other_id]
         protocol = next(p for p in other.rate_protocols if p.id == protocol_id)
         volume = protocol.bag_volume_ml.value if protocol.bag_volume_ml else None
-        assert volume is not None and protocol.rate_unit == "mL/h"
+        assert volume is not None
         steps = _run(
             [(s, i, 0.0, "protocol") for i, s in enumerate(protocol_segments(protocol))],
             volume,
@@ -528,9 +544,17 @@ def _observation_minutes(
     for rule in agent.observation:
         if profile in rule.profiles and rule.infusions.contains(infusion):
             if after_reaction and rule.after_reaction_minutes is not None:
-                log.use(rule.after_reaction_minutes, f"{agent.name} observation after a reaction (min)", rule.after_reaction_minutes.value)
+                log.use(
+                    rule.after_reaction_minutes,
+                    f"{agent.name} observation after a reaction (min)",
+                    rule.after_reaction_minutes.value,
+                )
                 return rule.after_reaction_minutes.value
-            log.use(rule.minutes, f"{agent.name} observation after infusion {infusion} (min)", rule.minutes.value)
+            log.use(
+                rule.minutes,
+                f"{agent.name} observation after infusion {infusion} (min)",
+                rule.minutes.value,
+            )
             return rule.minutes.value
     raise InvalidInput(f"no observation rule of {agent.id} covers infusion {infusion} ({profile})")
 
@@ -600,7 +624,13 @@ def _finish(
             )
         pump = tuple(lines)
         premed_times = tuple(
-            (p.drug, _clock(origin, -(p.lead_minutes if p.minutes_before_max is None else p.minutes_before_max)))
+            (
+                p.drug,
+                _clock(
+                    origin,
+                    -(p.lead_minutes if p.minutes_before_max is None else p.minutes_before_max),
+                ),
+            )
             for p in plan.premedications
         )
         timeline = Timeline(
@@ -608,7 +638,9 @@ def _finish(
             infusion_start=_clock(origin, 0),
             infusion_end=_clock(origin, infusion_minutes),
             observation_end=_clock(origin, infusion_minutes + plan.observation_minutes),
-            departure=_clock(origin, infusion_minutes + plan.observation_minutes + disconnect.value),
+            departure=_clock(
+                origin, infusion_minutes + plan.observation_minutes + disconnect.value
+            ),
             premedications=premed_times,
         )
     return replace(
@@ -653,7 +685,9 @@ def replan_after_reaction(
         raise InvalidInput("this infusion was already stopped for good")
     if not plan.steps or onset_min < 0 or onset_min >= plan.steps[-1].end_min - _EPS:
         end = plan.steps[-1].end_min if plan.steps else 0.0
-        raise InvalidInput(f"the reaction minute must be between 0 and the end of the infusion ({end:.2f})")
+        raise InvalidInput(
+            f"the reaction minute must be between 0 and the end of the infusion ({end:.2f})"
+        )
     action = _reaction_action(agent, grade)
     if action is None:
         raise InvalidInput(f"no reaction rule of {agent.id} covers grade {grade}")
@@ -677,20 +711,26 @@ def replan_after_reaction(
     remaining = plan.volume_ml - infused
     segments = plan.segments
     unit = plan.rate_unit
-    onset_rate_unit = running.rate_mg_per_h if unit == "mg/h" and running.rate_mg_per_h else running.rate_ml_per_h
+    onset_rate_unit = (
+        running.rate_mg_per_h if unit == "mg/h" and running.rate_mg_per_h else running.rate_ml_per_h
+    )
 
     # Where the protocol resumes after the reaction handling.
     if running.kind == "protocol" and running.segment is not None:
         seg_minutes = segments[running.segment].minutes
         resume_segment: int | None = running.segment
         resume_remaining = (
-            None if seg_minutes is None else max(0.0, seg_minutes - running.segment_offset_min - elapsed)
+            None
+            if seg_minutes is None
+            else max(0.0, seg_minutes - running.segment_offset_min - elapsed)
         )
     else:
         resume_segment, resume_remaining = running.resume_segment, running.resume_remaining_min
 
     findings: list[Finding] = [
-        f for f in plan.findings if not f.rule.startswith("provenance.") and f.rule != "rates.too-fast"
+        f
+        for f in plan.findings
+        if not f.rule.startswith("provenance.") and f.rule != "rates.too-fast"
     ]
     steps = list(done)
     now = onset_min
@@ -757,9 +797,7 @@ def replan_after_reaction(
                     )
                 )
             queue.extend(
-                (s, i, 0.0, "protocol")
-                for i, s in enumerate(segments)
-                if i > resume_segment
+                (s, i, 0.0, "protocol") for i, s in enumerate(segments) if i > resume_segment
             )
         steps.extend(
             _run(
@@ -786,6 +824,8 @@ def replan_after_reaction(
         plan,
         steps=tuple(steps),
         reaction=reaction,
-        observation_minutes=observation if action.action != "discontinue" else plan.observation_minutes,
+        observation_minutes=observation
+        if action.action != "discontinue"
+        else plan.observation_minutes,
     )
     return _finish(kb, agent, protocol, replanned, start, findings, log)

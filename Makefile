@@ -21,6 +21,7 @@ export UV_PYTHON_DOWNLOADS := never
 VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 STAMP := $(VENV)/.synced
+PY_DIRS := $(wildcard src tests benchmarks)
 
 .PHONY: demo test check fix docs install clean help
 
@@ -38,22 +39,22 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(RUN) msinfuse drugs list
-	$(RUN) msinfuse drugs compare natalizumab ocrelizumab ublituximab alemtuzumab rituximab
+	COLUMNS=$${COLUMNS:-160} $(RUN) msinfuse drugs list
+	COLUMNS=$${COLUMNS:-160} $(RUN) msinfuse drugs compare natalizumab ocrelizumab ublituximab alemtuzumab rituximab
 
 test: $(STAMP)
 	$(RUN) pytest $(PYTEST_ARGS)
 
 check: $(STAMP)
 	$(UV) lock --check
-	$(RUN) ruff format --check src tests benchmarks
-	$(RUN) ruff check src tests benchmarks
+	$(RUN) ruff format --check $(PY_DIRS)
+	$(RUN) ruff check $(PY_DIRS)
 	$(RUN) mypy
 	$(RUN) lint-imports
 
 fix: $(STAMP)
-	$(RUN) ruff format src tests benchmarks
-	$(RUN) ruff check --fix src tests benchmarks
+	$(RUN) ruff format $(PY_DIRS)
+	$(RUN) ruff check --fix $(PY_DIRS)
 
 docs: $(STAMP)
 	$(RUN) python -m msinfuse.cli.docsgen

@@ -562,11 +562,111 @@ def _rate_tables(kb: KnowledgeBase, agent: Agent) -> list[str]:
     return out
 
 
+# ---------------------------------------------------------------------------------- checks
+
+
+def checks_markdown(kb: KnowledgeBase) -> str:
+    """The pre-infusion check rules (from the registry) and the data each agent gives them."""
+    from msinfuse.domain.safety import RULES
+
+    out = [
+        "# Pre-infusion check rules",
+        "",
+        GENERATED,
+        "",
+        DECISION_SUPPORT,
+        "",
+        "A check returns findings, each with a severity, a stable rule id, a plain message, the data "
+        "it looked at and its citation. `hold`: do not infuse (only a prescriber may override, with a "
+        "recorded reason). `warn`: the nurse acknowledges it before starting. `info`: shown. The "
+        "decision is `hold` if any finding holds, else `caution` if any warns, else `go`. Missing data "
+        "a rule needs is itself a finding. A finding that rests on a `policy` or `unconfirmed` value "
+        "says so in its message.",
+        "",
+        "## Rules",
+        "",
+    ]
+    out += _table(
+        ["Rule id", "Rule", "Agents", "What it checks"],
+        [(r.id, r.title, ", ".join(r.agents) if r.agents else "all", r.description) for r in RULES],
+    )
+    out += [
+        "Generic rules report with a more specific id: `labs.<limit>`, `screening.<requirement>`, "
+        "`vaccines.<live|non_live>`, `contraindication.<condition>`, `spacing.<too-early|limit|...>`.",
+        "",
+        "## Data per agent",
+        "",
+    ]
+    for agent in sorted(kb.agents.values(), key=lambda a: a.name):
+        out += [f"### {agent.name}", ""]
+        rows: list[tuple[str, str, str, str, str]] = []
+        for req in agent.screening:
+            window = (
+                str(req.max_age.value)
+                if req.max_age
+                else f"clinic default {kb.clinic.screening_max_age.value}"
+            )
+            rows.append(
+                (
+                    f"screening.{req.id}",
+                    f"{req.when}: {', '.join(req.tests)} within {window}",
+                    req.severity_missing,
+                    "/".join(p.upper() for p in req.profiles),
+                    _cite(req),
+                )
+            )
+        for limit in agent.lab_limits:
+            value = "" if limit.value is None else f" {limit.value}"
+            rows.append(
+                (
+                    f"labs.{limit.id}",
+                    f"{limit.test} {limit.comparator}{value}",
+                    limit.severity,
+                    "/".join(p.upper() for p in limit.profiles),
+                    _cite(limit),
+                )
+            )
+        for rule_ in agent.vaccination:
+            rows.append(
+                (
+                    f"vaccines.{rule_.vaccine_kind}",
+                    f"within {rule_.min_before} before ({rule_.applies_before})",
+                    rule_.severity,
+                    "/".join(p.upper() for p in rule_.profiles),
+                    _cite(rule_),
+                )
+            )
+        for item in agent.contraindications:
+            if item.condition:
+                rows.append(
+                    (
+                        f"contraindication.{item.condition}",
+                        item.text,
+                        "hold",
+                        "/".join(p.upper() for p in item.profiles),
+                        _cite(item),
+                    )
+                )
+        out += _table(["Finding id", "Condition", "Severity", "Profiles", "Source"], rows)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def patient_state_schema(_kb: KnowledgeBase) -> str:
+    """The JSON Schema of the patient-state input format."""
+    import json
+
+    from msinfuse.services.patient_state import patient_state_json_schema
+
+    return json.dumps(patient_state_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
 # ------------------------------------------------------------------------------------ main
 
 DOCUMENTS: dict[str, Callable[[KnowledgeBase], str]] = {
     "knowledge-base.md": knowledge_base_markdown,
     "rules/calendar-and-rates.md": calendar_and_rates_markdown,
+    "rules/checks.md": checks_markdown,
+    "patient-state.schema.json": patient_state_schema,
 }
 
 

@@ -7,11 +7,12 @@ Errors print one line, never a traceback, and never patient data.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
-from msinfuse.cli import drugs, plans
+from msinfuse.cli import clinical, drugs, plans
 from msinfuse.cli.common import err_console
 from msinfuse.errors import InternalError, MsinfuseError, UserError
 
@@ -32,6 +33,10 @@ app.add_typer(drugs.app, name="drugs")
 app.command("sources")(drugs.sources_command)
 app.command("calendar")(plans.calendar_command)
 app.command("rates")(plans.rates_command)
+app.command("check")(clinical.check_command)
+app.command("monitoring")(clinical.monitoring_command)
+app.command("pml-risk")(clinical.pml_risk_command)
+app.command("options")(clinical.options_command)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,6 +57,17 @@ def main(argv: list[str] | None = None) -> None:
     except (InternalError, MsinfuseError) as exc:
         err_console.print(
             f"internal error: {type(exc).__name__}; please report it", markup=False, soft_wrap=True
+        )
+        sys.exit(EXIT_INTERNAL)
+    except Exception as exc:
+        # Never a traceback (it could echo patient data): one line, unless debugging.
+        if os.environ.get("MSINFUSE_DEBUG"):
+            raise
+        err_console.print(
+            f"internal error: {type(exc).__name__}; please report it "
+            "(set MSINFUSE_DEBUG=1 for details)",
+            markup=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(result if isinstance(result, int) else 0)

@@ -13,6 +13,9 @@ from msinfuse.domain.findings import Finding
 from msinfuse.domain.knowledge.facts import Fact, ProfileId
 from msinfuse.domain.knowledge.schema import Agent
 
+DECISIONS_CITATION = "CD-MSINFUSE §1 rev 2026.11"
+"""Cited when an output reports that a fact is not established for a profile."""
+
 DECISION_SUPPORT = (
     "Decision support only: verify against the current prescribing information before acting. "
     "A clinician confirms every clinical action."
@@ -61,6 +64,10 @@ class FactLog:
                 + (f" {fact.note}" if fact.note else ""),
                 fact.citation_text(),
             )
+
+    def use_source(self, key: str) -> None:
+        """Record a source key used indirectly (through another engine's output)."""
+        self._sources.setdefault(key, None)
 
     def sources(self) -> tuple[str, ...]:
         """Source keys used, in first-use order."""

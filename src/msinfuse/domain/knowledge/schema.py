@@ -54,6 +54,17 @@ ProcedureCode = Literal[
 ]  # fmt: skip
 PROCEDURE_CODES: tuple[str, ...] = get_args(ProcedureCode)
 
+ConditionCode = Literal[
+    "active_infection", "pml", "hiv", "active_malignancy", "hbv_active",
+    "severely_immunocompromised", "autoimmune_disease", "uncontrolled_hypertension",
+    "arterial_dissection", "stroke", "myocardial_infarction_or_angina", "coagulopathy",
+    "heart_failure", "hypersensitivity", "life_threatening_irr", "relapse",
+]  # fmt: skip
+CONDITION_CODES: tuple[str, ...] = get_args(ConditionCode)
+
+DerivedCondition = Literal["under_18", "concomitant_dmt", "prior_mitoxantrone"]
+"""Contraindications the engines derive from the record (age, therapies) rather than read."""
+
 DocType = Literal[
     "us_label", "eu_smpc", "eu_leaflet", "manufacturer_page", "compendium", "trial",
     "review", "guideline", "regulatory_notice", "news", "terminology", "code_repository",
@@ -419,6 +430,11 @@ class LabLimit(Fact):
     severity: Severity
     text: str
     profiles: tuple[ProfileId, ...] = PROFILES
+    cleared_by_vaccine: str | None = Field(
+        default=None,
+        description="The limit does not apply once a vaccine whose name contains this word was "
+        "given at least the agent's live-vaccine lead time before the dose.",
+    )
 
 
 class VaccineRule(Fact):
@@ -434,10 +450,10 @@ class VaccineRule(Fact):
 
 class Contraindication(Fact):
     """A contraindication. ``condition`` is a coded condition where the engines can match
-    it (``active_infection``, ``pml``, ``hiv``, ``active_malignancy``, ``hbv_active``,
-    ``hypersensitivity``, ``life_threatening_irr``...); ``None`` for text-only items."""
+    it (a patient condition such as ``pml`` or ``hiv``, or one derived from the record such
+    as ``under_18``); ``None`` for text-only items."""
 
-    condition: str | None = None
+    condition: ConditionCode | DerivedCondition | None = None
     text: str
     profiles: tuple[ProfileId, ...] = PROFILES
 
@@ -517,6 +533,9 @@ class MonitoringItem(Fact):
     offsets: tuple[Duration, ...] = ()
     interval: Duration | None = None
     until_after_last_dose: Duration | None = None
+    while_on_treatment: bool = Field(
+        default=False, description="Only while the agent is being given (not after it is stopped)."
+    )
     applies_if: MonitoringCondition | None = None
     profiles: tuple[ProfileId, ...] = PROFILES
 
@@ -728,6 +747,16 @@ class ClinicPolicy(Frozen):
     due_soon_days: Cited[int]
 
 
+class TherapyTerm(Fact):
+    """A therapy a patient may have had, and whether it counts as an immunosuppressant
+    (natalizumab PML risk) or as a disease-modifying therapy (concomitant use)."""
+
+    id: str
+    display: str
+    immunosuppressant: bool = False
+    dmt: bool = False
+
+
 class TermCode(Frozen):
     """Codes for a concept (MS course, condition, procedure, vital sign)."""
 
@@ -744,6 +773,7 @@ class Terminology(Frozen):
     procedures: tuple[TermCode, ...]
     vital_signs: tuple[TermCode, ...]
     adverse_events: tuple[TermCode, ...]
+    therapies: tuple[TherapyTerm, ...] = ()
 
 
 class KnowledgeBase(Frozen):

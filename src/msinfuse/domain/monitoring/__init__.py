@@ -1,0 +1,5 @@
+"""Monitoring schedules: labs, imaging, authorizations and evaluations due per patient."""
+
+from msinfuse.domain.monitoring.engine import MonitoringEntry, MonitoringResult, monitoring
+
+__all__ = ["MonitoringEntry", "MonitoringResult", "monitoring"]

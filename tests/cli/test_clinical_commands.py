@@ -199,4 +199,5 @@ class TestOptionsCommand:
             "options", str(EXAMPLES / "ocrelizumab-first-dose.json"), "--date", "2026-11-24"
         )
         assert result.code == 0
-        assert "not a recommendation" in result.out
+        assert "Options to discuss" in result.out
+        assert "Ocrelizumab" in result.out

@@ -21,7 +21,7 @@ export UV_PYTHON_DOWNLOADS := never
 VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 STAMP := $(VENV)/.synced
-PY_DIRS := $(wildcard src tests benchmarks)
+PY_DIRS := $(wildcard src tests benchmarks migrations)
 
 .PHONY: demo test check fix docs install clean help
 

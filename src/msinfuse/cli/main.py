@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from msinfuse.cli import clinical, drugs, plans
+from msinfuse.cli import clinical, drugs, plans, records
 from msinfuse.cli.common import err_console
 from msinfuse.errors import InternalError, MsinfuseError, UserError
 
@@ -37,6 +37,13 @@ app.command("check")(clinical.check_command)
 app.command("monitoring")(clinical.monitoring_command)
 app.command("pml-risk")(clinical.pml_risk_command)
 app.command("options")(clinical.options_command)
+app.add_typer(records.db_app, name="db")
+app.add_typer(records.patients_app, name="patients")
+app.add_typer(records.plan_app, name="plan")
+app.add_typer(records.record_app, name="record")
+app.add_typer(records.appointment_app, name="appointment")
+app.add_typer(records.worklist_app, name="worklist")
+app.add_typer(records.sites_app, name="sites")
 
 
 def main(argv: list[str] | None = None) -> None:

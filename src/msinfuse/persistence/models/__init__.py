@@ -1,0 +1,54 @@
+"""ORM models, one module per aggregate. Importing this package registers every table."""
+
+from msinfuse.persistence.models.audit import AuditEvent
+from msinfuse.persistence.models.checks import CheckAcknowledgement, CheckOverride, CheckResult
+from msinfuse.persistence.models.clinic import Chair, NurseShift, Site, User
+from msinfuse.persistence.models.infusions import (
+    Administration,
+    Appointment,
+    InfusionReaction,
+    PremedicationGiven,
+    RateEvent,
+    VitalSign,
+)
+from msinfuse.persistence.models.patients import (
+    Authorization,
+    Condition,
+    CourseHistory,
+    Lab,
+    Patient,
+    Procedure,
+    Therapy,
+    Vaccination,
+)
+from msinfuse.persistence.models.plans import PlannedDose, TreatmentPlan
+from msinfuse.persistence.models.projections import MonitoringDue, PmlRiskSnapshot
+
+__all__ = [
+    "Administration",
+    "Appointment",
+    "AuditEvent",
+    "Authorization",
+    "Chair",
+    "CheckAcknowledgement",
+    "CheckOverride",
+    "CheckResult",
+    "Condition",
+    "CourseHistory",
+    "InfusionReaction",
+    "Lab",
+    "MonitoringDue",
+    "NurseShift",
+    "Patient",
+    "PlannedDose",
+    "PmlRiskSnapshot",
+    "PremedicationGiven",
+    "Procedure",
+    "RateEvent",
+    "Site",
+    "Therapy",
+    "TreatmentPlan",
+    "User",
+    "Vaccination",
+    "VitalSign",
+]

@@ -1,0 +1,461 @@
+"""Every query lives here. Services call these; routes and commands never build queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, case, exists, extract, func, or_, select
+from sqlalchemy.orm import Session
+
+from msinfuse.errors import NotFound
+from msinfuse.persistence.base import Base
+from msinfuse.persistence.models import (
+    Administration,
+    Appointment,
+    Authorization,
+    Chair,
+    CheckAcknowledgement,
+    CheckOverride,
+    CheckResult,
+    Condition,
+    InfusionReaction,
+    Lab,
+    MonitoringDue,
+    Patient,
+    PlannedDose,
+    PmlRiskSnapshot,
+    PremedicationGiven,
+    Procedure,
+    RateEvent,
+    Site,
+    Therapy,
+    TreatmentPlan,
+    User,
+    Vaccination,
+    VitalSign,
+)
+from msinfuse.persistence.models.infusions import ACTIVE_APPOINTMENT_STATUSES
+from msinfuse.persistence.sqlfunc import days_between
+
+M = TypeVar("M", bound=Base)
+
+
+def get_or_raise(session: Session, model: type[M], ident: int, what: str) -> M:
+    """The row with primary key ``ident``, or :class:`NotFound` naming ``what``."""
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFound(f"{what} {ident} not found")
+    return row
+
+
+# --------------------------------------------------------------------------- patients
+
+
+def find_patient_by_mrn(session: Session, mrn: str) -> Patient | None:
+    """The patient with this record number."""
+    return session.scalars(select(Patient).where(Patient.mrn == mrn)).first()
+
+
+def list_patients(
+    session: Session,
+    search: str | None = None,
+    site_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Patient], int]:
+    """Patients matching ``search`` (name or record number), by family name, with the total."""
+    query = select(Patient)
+    if search:
+        like = f"%{search.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Patient.family_name).like(like),
+                func.lower(Patient.given_name).like(like),
+                func.lower(Patient.mrn).like(like),
+            )
+        )
+    if site_id is not None:
+        query = query.where(Patient.home_site_id == site_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Patient.family_name, Patient.given_name, Patient.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, total
+
+
+def patient_record(session: Session, patient_id: int) -> dict[str, Sequence[Any]]:
+    """Everything a patient state is built from, one query per table."""
+
+    def rows(model: Any, order: Any) -> Sequence[Any]:
+        return session.scalars(
+            select(model).where(model.patient_id == patient_id).order_by(order, model.id)
+        ).all()
+
+    return {
+        "labs": rows(Lab, Lab.taken_on),
+        "vaccinations": rows(Vaccination, Vaccination.given_on),
+        "conditions": rows(Condition, Condition.onset),
+        "therapies": rows(Therapy, Therapy.started_on),
+        "procedures": rows(Procedure, Procedure.done_on),
+        "authorizations": rows(Authorization, Authorization.authorized_on),
+        "administrations": rows(Administration, Administration.given_on),
+        "plans": rows(TreatmentPlan, TreatmentPlan.starts_on),
+    }
+
+
+# ------------------------------------------------------------------------------ plans
+
+
+def plans_for_patient(session: Session, patient_id: int) -> Sequence[TreatmentPlan]:
+    """Every plan of a patient, newest first."""
+    return session.scalars(
+        select(TreatmentPlan)
+        .where(TreatmentPlan.patient_id == patient_id)
+        .order_by(TreatmentPlan.starts_on.desc(), TreatmentPlan.id.desc())
+    ).all()
+
+
+def active_plan(session: Session, patient_id: int, agent: str) -> TreatmentPlan | None:
+    """The active (or paused) plan of a patient for an agent."""
+    return session.scalars(
+        select(TreatmentPlan)
+        .where(
+            TreatmentPlan.patient_id == patient_id,
+            TreatmentPlan.agent == agent,
+            TreatmentPlan.status.in_(("active", "paused")),
+        )
+        .order_by(TreatmentPlan.id.desc())
+    ).first()
+
+
+def doses_of_plan(session: Session, plan_id: int) -> Sequence[PlannedDose]:
+    """A plan's doses in number order."""
+    return session.scalars(
+        select(PlannedDose).where(PlannedDose.plan_id == plan_id).order_by(PlannedDose.number)
+    ).all()
+
+
+def administrations_of_plan(session: Session, plan_id: int) -> Sequence[Administration]:
+    """Infusions given under a plan, oldest first."""
+    return session.scalars(
+        select(Administration)
+        .where(Administration.plan_id == plan_id, Administration.outcome != "not_started")
+        .order_by(Administration.given_on, Administration.id)
+    ).all()
+
+
+def administration_details(session: Session, administration_id: int) -> dict[str, Sequence[Any]]:
+    """Rate events, premedications, vital signs and reactions of an administration."""
+
+    def rows(model: Any, order: Any) -> Sequence[Any]:
+        return session.scalars(
+            select(model)
+            .where(model.administration_id == administration_id)
+            .order_by(order, model.id)
+        ).all()
+
+    return {
+        "rate_events": rows(RateEvent, RateEvent.minute),
+        "premedications": rows(PremedicationGiven, PremedicationGiven.given_at),
+        "vital_signs": rows(VitalSign, VitalSign.taken_at),
+        "reactions": rows(InfusionReaction, InfusionReaction.onset_minute),
+    }
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def check_details(
+    session: Session, check_id: int
+) -> tuple[Sequence[CheckAcknowledgement], Sequence[CheckOverride]]:
+    """Acknowledgements and overrides of a stored check."""
+    acks = session.scalars(
+        select(CheckAcknowledgement).where(CheckAcknowledgement.check_id == check_id)
+    ).all()
+    overrides = session.scalars(
+        select(CheckOverride).where(CheckOverride.check_id == check_id)
+    ).all()
+    return acks, overrides
+
+
+def checks_for_patient(session: Session, patient_id: int, limit: int = 20) -> Sequence[CheckResult]:
+    """A patient's most recent stored checks."""
+    return session.scalars(
+        select(CheckResult)
+        .where(CheckResult.patient_id == patient_id)
+        .order_by(CheckResult.created_at.desc(), CheckResult.id.desc())
+        .limit(limit)
+    ).all()
+
+
+# ------------------------------------------------------------------------ appointments
+
+
+def overlapping_appointment(
+    session: Session,
+    chair_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude_id: int | None = None,
+) -> Appointment | None:
+    """An active appointment on ``chair_id`` overlapping the interval (friendly pre-check; the
+    database constraint is the real guard)."""
+    query = select(Appointment).where(
+        Appointment.chair_id == chair_id,
+        Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+        Appointment.starts_at < ends_at,
+        starts_at < Appointment.ends_at,
+    )
+    if exclude_id is not None:
+        query = query.where(Appointment.id != exclude_id)
+    return session.scalars(query).first()
+
+
+def appointments_between(
+    session: Session, start: datetime, end: datetime, site_id: int | None = None
+) -> Sequence[Appointment]:
+    """Active appointments starting in ``[start, end)``."""
+    query = select(Appointment).where(
+        Appointment.starts_at >= start,
+        Appointment.starts_at < end,
+        Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+    )
+    if site_id is not None:
+        query = query.where(Appointment.site_id == site_id)
+    return session.scalars(query.order_by(Appointment.starts_at, Appointment.chair_id)).all()
+
+
+def active_appointment_for_dose(session: Session, dose_id: int) -> Appointment | None:
+    """The active appointment booked for a planned dose."""
+    return session.scalars(
+        select(Appointment).where(
+            Appointment.planned_dose_id == dose_id,
+            Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+        )
+    ).first()
+
+
+# ------------------------------------------------------------------------------- clinic
+
+
+def list_sites(session: Session) -> Sequence[Site]:
+    """Every site by code."""
+    return session.scalars(select(Site).order_by(Site.code)).all()
+
+
+def find_site(session: Session, code: str) -> Site | None:
+    """The site with this code."""
+    return session.scalars(select(Site).where(Site.code == code)).first()
+
+
+def chairs_of_site(session: Session, site_id: int) -> Sequence[Chair]:
+    """A site's active chairs by name."""
+    return session.scalars(
+        select(Chair).where(Chair.site_id == site_id, Chair.active.is_(True)).order_by(Chair.name)
+    ).all()
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user with this username."""
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def list_users(session: Session) -> Sequence[User]:
+    """Every user by username."""
+    return session.scalars(select(User).order_by(User.username)).all()
+
+
+# ---------------------------------------------------------------------------- worklists
+
+
+def worklist_today(session: Session, day: date, site_id: int | None) -> list[dict[str, Any]]:
+    """Today's appointments per site and chair, with each patient's latest check decision."""
+    start = datetime.combine(day, datetime.min.time())
+    end = datetime.combine(day, datetime.max.time())
+    latest_check = (
+        select(
+            CheckResult.patient_id,
+            CheckResult.agent,
+            func.max(CheckResult.id).label("check_id"),
+        )
+        .where(CheckResult.check_date == day)
+        .group_by(CheckResult.patient_id, CheckResult.agent)
+        .subquery()
+    )
+    query = (
+        select(
+            Appointment.id.label("appointment_id"),
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+            Site.code.label("site"),
+            Chair.name.label("chair"),
+            Patient.id.label("patient_id"),
+            Patient.mrn,
+            Patient.given_name,
+            Patient.family_name,
+            PlannedDose.agent,
+            PlannedDose.number.label("infusion_number"),
+            PlannedDose.id.label("dose_id"),
+            CheckResult.decision,
+            CheckResult.id.label("check_id"),
+        )
+        .join(Site, Site.id == Appointment.site_id)
+        .join(Chair, Chair.id == Appointment.chair_id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .outerjoin(PlannedDose, PlannedDose.id == Appointment.planned_dose_id)
+        .outerjoin(
+            latest_check,
+            and_(
+                latest_check.c.patient_id == Appointment.patient_id,
+                latest_check.c.agent == PlannedDose.agent,
+            ),
+        )
+        .outerjoin(CheckResult, CheckResult.id == latest_check.c.check_id)
+        .where(
+            Appointment.starts_at >= start,
+            Appointment.starts_at <= end,
+            Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+        )
+        .order_by(Site.code, Chair.name, Appointment.starts_at)
+    )
+    if site_id is not None:
+        query = query.where(Appointment.site_id == site_id)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def worklist_due(session: Session, until: date, site_id: int | None) -> list[dict[str, Any]]:
+    """Doses planned up to ``until`` (overdue included) on active plans, with no active
+    appointment."""
+    booked = exists().where(
+        Appointment.planned_dose_id == PlannedDose.id,
+        Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+    )
+    query = (
+        select(
+            PlannedDose.id.label("dose_id"),
+            PlannedDose.patient_id,
+            Patient.mrn,
+            Patient.given_name,
+            Patient.family_name,
+            PlannedDose.agent,
+            PlannedDose.number,
+            PlannedDose.kind,
+            PlannedDose.planned_on,
+            PlannedDose.earliest_on,
+            PlannedDose.dose_mg,
+            PlannedDose.status,
+            TreatmentPlan.id.label("plan_id"),
+        )
+        .join(TreatmentPlan, TreatmentPlan.id == PlannedDose.plan_id)
+        .join(Patient, Patient.id == PlannedDose.patient_id)
+        .where(
+            PlannedDose.status.in_(("planned", "held", "missed")),
+            PlannedDose.planned_on <= until,
+            TreatmentPlan.status == "active",
+            ~booked,
+        )
+        .order_by(PlannedDose.planned_on, Patient.family_name, PlannedDose.id)
+    )
+    if site_id is not None:
+        query = query.where(Patient.home_site_id == site_id)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def worklist_monitoring(session: Session, until: date, site_id: int | None) -> list[dict[str, Any]]:
+    """Monitoring items due up to ``until`` (overdue included), clinic-wide."""
+    query = (
+        select(
+            MonitoringDue.patient_id,
+            Patient.mrn,
+            Patient.given_name,
+            Patient.family_name,
+            MonitoringDue.agent,
+            MonitoringDue.item_id,
+            MonitoringDue.item,
+            MonitoringDue.kind,
+            MonitoringDue.due_on,
+            MonitoringDue.last_done,
+            MonitoringDue.until_on,
+            MonitoringDue.source,
+            MonitoringDue.fact_status,
+        )
+        .join(Patient, Patient.id == MonitoringDue.patient_id)
+        .where(MonitoringDue.due_on <= until)
+        .order_by(
+            MonitoringDue.due_on,
+            Patient.family_name,
+            MonitoringDue.patient_id,
+            MonitoringDue.item_id,
+        )
+    )
+    if site_id is not None:
+        query = query.where(Patient.home_site_id == site_id)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def worklist_pml(session: Session, site_id: int | None) -> list[dict[str, Any]]:
+    """Natalizumab patients by PML risk, highest first."""
+    query = (
+        select(
+            PmlRiskSnapshot.patient_id,
+            Patient.mrn,
+            Patient.given_name,
+            Patient.family_name,
+            PmlRiskSnapshot.category,
+            PmlRiskSnapshot.band,
+            PmlRiskSnapshot.risk_per_1000,
+            PmlRiskSnapshot.jcv_status,
+            PmlRiskSnapshot.jcv_index,
+            PmlRiskSnapshot.months_exposed,
+            PmlRiskSnapshot.prior_immunosuppressant,
+            PmlRiskSnapshot.computed_on,
+        )
+        .join(Patient, Patient.id == PmlRiskSnapshot.patient_id)
+        .order_by(
+            PmlRiskSnapshot.risk_per_1000.desc().nulls_last(),
+            Patient.family_name,
+            PmlRiskSnapshot.patient_id,
+        )
+    )
+    if site_id is not None:
+        query = query.where(Patient.home_site_id == site_id)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def worklist_adherence(
+    session: Session, start: date, end: date, site_id: int | None
+) -> list[dict[str, Any]]:
+    """Doses given in ``[start, end]`` per agent and month: how many, how many late, and by
+    how many days (mean and maximum over the late ones)."""
+    late_days = days_between(PlannedDose.given_on, PlannedDose.planned_on)
+    is_late = case((late_days > 0, 1), else_=0)
+    year = extract("year", PlannedDose.given_on)
+    month = extract("month", PlannedDose.given_on)
+    query = (
+        select(
+            PlannedDose.agent,
+            year.label("year"),
+            month.label("month"),
+            func.count().label("given"),
+            func.sum(is_late).label("late"),
+            func.avg(case((late_days > 0, late_days), else_=None)).label("mean_days_late"),
+            func.max(case((late_days > 0, late_days), else_=None)).label("max_days_late"),
+        )
+        .join(Patient, Patient.id == PlannedDose.patient_id)
+        .where(
+            PlannedDose.status == "given",
+            PlannedDose.given_on.is_not(None),
+            PlannedDose.given_on >= start,
+            PlannedDose.given_on <= end,
+        )
+        .group_by(PlannedDose.agent, year, month)
+        .order_by(PlannedDose.agent, year, month)
+    )
+    if site_id is not None:
+        query = query.where(Patient.home_site_id == site_id)
+    return [dict(row._mapping) for row in session.execute(query)]

@@ -279,11 +279,11 @@ class TestChecks:
         self, session: Session, ctx: ServiceContext
     ):
         pid = _patient(session, ctx)
-        for lab in (
-            SCREENING[:1]
-            + [{"test": "anti_hbc", "value": "positive", "date": "2026-11-01"}]
-            + SCREENING[2:]
-        ):
+        for lab in [
+            *SCREENING[:1],
+            {"test": "anti_hbc", "value": "positive", "date": "2026-11-01"},
+            *SCREENING[2:],
+        ]:
             records.add_record(session, ctx, pid, "lab", lab)
         plans.start_plan(session, ctx, pid, {"agent": "ocrelizumab", "start": "2026-11-24"})
         records.add_record(

@@ -57,7 +57,7 @@ fix: $(STAMP)
 	$(RUN) ruff check --fix $(PY_DIRS)
 
 docs: $(STAMP)
-	$(RUN) python -m msinfuse.cli.docsgen
+	$(RUN) python -m msinfuse.docsgen
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

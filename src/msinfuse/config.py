@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     )
     profile: Profile = Field(default="us", description="Default label profile: us or eu.")
     log_level: str = "INFO"
+    token_hours: float = Field(default=8.0, gt=0, description="Lifetime of API bearer tokens.")
+    session_hours: float = Field(default=12.0, gt=0, description="Lifetime of browser sessions.")
+    lockout_attempts: int = Field(default=5, ge=1, description="Failed sign-ins before a lock-out.")
+    lockout_minutes: int = Field(default=15, ge=1, description="Length of a lock-out.")
+    signin_per_minute: int = Field(
+        default=10, ge=1, description="Sign-in attempts per client address per minute."
+    )
+    max_body_bytes: int = Field(
+        default=5_000_000, ge=1024, description="Largest request body accepted."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark cookies Secure (set behind HTTPS)."
+    )
 
     def effective_database_url(self) -> str:
         """The database URL to use: the configured one, or the embedded SQLite file."""

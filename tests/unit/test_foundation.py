@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
 
-from msinfuse import errors
-from msinfuse.cli import docsgen
+from msinfuse import docsgen, errors
 from msinfuse.config import Settings
 from msinfuse.logs import RedactingFilter, redact
 

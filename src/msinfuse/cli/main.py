@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from msinfuse.cli import clinical, drugs, plans, records
+from msinfuse.cli import clinical, drugs, plans, records, server
 from msinfuse.cli.common import err_console
 from msinfuse.errors import InternalError, MsinfuseError, UserError
 
@@ -44,6 +44,9 @@ app.add_typer(records.record_app, name="record")
 app.add_typer(records.appointment_app, name="appointment")
 app.add_typer(records.worklist_app, name="worklist")
 app.add_typer(records.sites_app, name="sites")
+app.add_typer(server.users_app, name="users")
+app.add_typer(server.audit_app, name="audit")
+app.command("serve")(server.serve_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -304,3 +304,41 @@ __all__ = [
     "switch_plan",
     "sync_calendar",
 ]
+
+
+def dose_rate_plan(
+    session: Session,
+    ctx: ServiceContext,
+    dose_id: int,
+    start: Any = None,
+    protocol: str | None = None,
+    reaction: Any = None,
+) -> dict[str, Any]:
+    """The rate plan and pump program of a planned dose, from the patient's own history
+    (earlier reaction grades decide observation and shorter-protocol eligibility)."""
+    from msinfuse.domain.rates import RateRequest
+    from msinfuse.services.engines import rate_plan
+    from msinfuse.services.state import build_patient_state
+
+    require(ctx.actor, "patients.read")
+    dose, plan = plan_for_dose(session, dose_id)
+    patient = repo.get_or_raise(session, Patient, plan.patient_id, "patient")
+    state = build_patient_state(session, ctx.kb, patient)
+    grades = tuple(a.reaction_grade for a in state.administrations_of(plan.agent))
+    audit.record(session, ctx, "read", "PlannedDose", dose.id)
+    return rate_plan(
+        ctx.kb,
+        RateRequest(
+            plan.agent,
+            dose.number,
+            plan.profile,  # type: ignore[arg-type]
+            protocol=protocol or plan.protocol,
+            regimen=plan.regimen,
+            dose_mg=dose.dose_mg,
+            prior_reaction_grades=grades,
+            start=start,
+            height_cm=patient.height_cm,
+            weight_kg=patient.weight_kg,
+        ),
+        reaction,
+    )

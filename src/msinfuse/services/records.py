@@ -84,7 +84,9 @@ class PatientUpdate(BaseModel):
 def validate(model: type[BaseModel], data: Any, context: dict[str, Any] | None = None) -> Any:
     """Validate ``data`` against ``model``; errors name the field, never the value."""
     if isinstance(data, model):
-        return data
+        if context is None:
+            return data
+        data = data.model_dump()  # re-check what needs the context (known agents...)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
 from msinfuse.persistence.models.audit import AuditEvent
+from msinfuse.persistence.models.auth import ApiToken, SigninAttempt
 from msinfuse.persistence.models.checks import CheckAcknowledgement, CheckOverride, CheckResult
 from msinfuse.persistence.models.clinic import Chair, NurseShift, Site, User
 from msinfuse.persistence.models.infusions import (
@@ -26,6 +27,7 @@ from msinfuse.persistence.models.projections import MonitoringDue, PmlRiskSnapsh
 
 __all__ = [
     "Administration",
+    "ApiToken",
     "Appointment",
     "AuditEvent",
     "Authorization",
@@ -45,6 +47,7 @@ __all__ = [
     "PremedicationGiven",
     "Procedure",
     "RateEvent",
+    "SigninAttempt",
     "Site",
     "Therapy",
     "TreatmentPlan",

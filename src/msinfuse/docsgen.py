@@ -1,6 +1,6 @@
 """Generate the reference documentation from the data and the engines.
 
-``python -m msinfuse.cli.docsgen`` (``make docs``) writes:
+``python -m msinfuse.docsgen`` (``make docs``) writes:
 
 - ``docs/knowledge-base.md``: every agent, fact by fact, with status and citations;
 - ``docs/rules/calendar-and-rates.md``: regimen rules with worked calendars, and every rate
@@ -660,6 +660,95 @@ def patient_state_schema(_kb: KnowledgeBase) -> str:
     return json.dumps(patient_state_json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
+# -------------------------------------------------------------------------------- security
+
+
+def security_markdown(_kb: KnowledgeBase) -> str:
+    """The authorization matrix and the permission each API route requires."""
+    from msinfuse.api.app import PREFIX, PUBLIC_PATHS, create_api, route_permissions
+    from msinfuse.config import Settings
+    from msinfuse.http.runtime import Runtime
+    from msinfuse.services.context import PERMISSIONS, ROLES
+
+    api = create_api(Runtime.create(Settings(database_url="sqlite://")))
+    out = [
+        "# Security",
+        "",
+        GENERATED,
+        "",
+        "## Roles and the authorization matrix",
+        "",
+        "Every action is checked against this one matrix (`msinfuse.services.context.PERMISSIONS`): "
+        "the API and the web UI declare the permission of each route, and the services check it "
+        "again. The local command line acts as the `system` role, which may do everything; it "
+        "needs access to the database itself.",
+        "",
+    ]
+    out += _table(
+        ["Permission", *ROLES],
+        [(p, *("yes" if r in roles else "-" for r in ROLES)) for p, roles in PERMISSIONS.items()],
+    )
+    out += [
+        "## API routes",
+        "",
+        f"All routes are under `{PREFIX}`. Public routes need no sign-in; every other route needs a signed-in user and, where named, the permission.",
+        "",
+    ]
+    out += _table(
+        ["Method", "Path", "Permission"],
+        [
+            (m, p, perm or ("public" if p in PUBLIC_PATHS else "signed in"))
+            for m, p, perm in route_permissions(api)
+        ],
+    )
+    out += [
+        "## Sign-in",
+        "",
+        "- Passwords are hashed with Argon2id (argon2-cffi). A password needs at least 12 characters, "
+        "three of the four character classes (lower case, upper case, digits, symbols) and must not "
+        "contain the username.",
+        "- After 5 consecutive failures (setting `MSINFUSE_LOCKOUT_ATTEMPTS`) an account is locked for "
+        "15 minutes (`MSINFUSE_LOCKOUT_MINUTES`); a client address may try at most 10 sign-ins a minute "
+        "(`MSINFUSE_SIGNIN_PER_MINUTE`), answered with 429 beyond that. Failure messages do not reveal "
+        "whether the user exists.",
+        "- API clients send `Authorization: Bearer <token>`; tokens expire after 8 hours "
+        "(`MSINFUSE_TOKEN_HOURS`) and can be revoked (`POST /api/v1/auth/revoke`; disabling a user or "
+        "resetting a password revokes all of theirs). Only SHA-256 hashes of tokens are stored.",
+        "- Browsers get an HttpOnly, SameSite=Strict session cookie (Secure behind HTTPS with "
+        "`MSINFUSE_SECURE_COOKIES=true`), valid 12 hours (`MSINFUSE_SESSION_HOURS`), and a CSRF token "
+        "that every state-changing request must carry (header `X-CSRF-Token` or form field "
+        "`csrf_token`); a missing or wrong token is refused with 403.",
+        "- Tokens, sessions, lock-outs and sign-in attempts live in the database, so any worker of any "
+        "machine can serve any request.",
+        "",
+        "## Every response",
+        "",
+        "- Security headers: `Content-Security-Policy` (self only, no framing), `X-Frame-Options: DENY`, "
+        "`X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `Cross-Origin-Opener-Policy`, "
+        "`Permissions-Policy`, `Cache-Control: no-store`, and an `X-Request-ID`.",
+        "- Request bodies over 5 MB (`MSINFUSE_MAX_BODY_BYTES`) are refused with 413.",
+        '- Errors have one shape, `{"error", "detail"}`: 400 bad input, 401 not signed in, 403 not '
+        "allowed, 404 not found, 409 conflict, 422 payload validation (with `problems` naming fields), "
+        "429 too many sign-ins, 500 unexpected (with a `request_id`, never internal detail).",
+        "",
+        "## Audit trail",
+        "",
+        "Every read or change of patient data, every sign-in (success or failure) and every "
+        "administrative action writes an audit event (who, when, action, resource type and id, "
+        "outcome, client address) in the same transaction as the change. The table is append-only: a "
+        "database trigger rejects any update or delete (and, on PostgreSQL, truncation). Export with "
+        "`msinfuse audit export --since DATE [--json]` or `GET /api/v1/audit?since=...` (admins).",
+        "",
+        "## Privacy",
+        "",
+        "Logs and error messages never carry patient identifiers or clinical values: access logs name "
+        "the route template (`/patients/{patient_id}`), not the path; uvicorn's own access log is off; "
+        "validation errors name fields, not values; a redacting log filter masks dates, e-mail "
+        "addresses and long numbers as a second line of defence.",
+    ]
+    return "\n".join(out).rstrip() + "\n"
+
+
 # ------------------------------------------------------------------------------------ main
 
 DOCUMENTS: dict[str, Callable[[KnowledgeBase], str]] = {
@@ -667,6 +756,7 @@ DOCUMENTS: dict[str, Callable[[KnowledgeBase], str]] = {
     "rules/calendar-and-rates.md": calendar_and_rates_markdown,
     "rules/checks.md": checks_markdown,
     "patient-state.schema.json": patient_state_schema,
+    "security.md": security_markdown,
 }
 
 

@@ -1,0 +1,83 @@
+"""The REST API under ``/api/v1``, with its OpenAPI document and offline docs pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+
+import msinfuse
+from msinfuse.api.routes import admin, auth, checks, clinic, knowledge, patients, plans
+from msinfuse.errors import MsinfuseError
+from msinfuse.http.errors import json_error, validation_error
+from msinfuse.http.runtime import Runtime
+
+PREFIX = "/api/v1"
+
+DESCRIPTION = (
+    "The msinfuse REST API. Decision support only: every clinical output names the label "
+    "revisions it rests on and must be verified against the current prescribing information.\n\n"
+    "Sign in with `POST /api/v1/auth/token` (form fields `username`, `password`) and send "
+    "`Authorization: Bearer <token>`."
+)
+
+
+def create_api(runtime: Runtime) -> FastAPI:
+    """The API application (mounted at ``/api/v1`` by the server)."""
+    api = FastAPIOffline(
+        title="msinfuse API",
+        version=msinfuse.__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    api.state.runtime = runtime
+    for module in (auth, patients, plans, checks, clinic, knowledge, admin):
+        api.include_router(module.router)
+
+    @api.exception_handler(MsinfuseError)
+    async def _domain_error(request: Request, exc: MsinfuseError) -> JSONResponse:
+        return json_error(exc, request)
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return json_error(exc, request)
+
+    api.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    return api
+
+
+PUBLIC_PATHS = frozenset(
+    {"/health", "/auth/token", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"}
+)
+
+
+def route_permissions(api: FastAPI) -> list[tuple[str, str, str | None]]:
+    """Every API route as (method, path, required permission); ``None`` = sign-in only, or
+    public for the paths in :data:`PUBLIC_PATHS`."""
+    from fastapi.routing import APIRoute
+
+    from msinfuse.http.deps import Permission
+
+    rows = []
+    for route in api.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        permission = next(
+            (call.permission for call in _calls(route.dependant) if isinstance(call, Permission)),
+            None,
+        )
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            rows.append((method, route.path, permission))
+    return sorted(rows, key=lambda r: (r[1], r[0]))
+
+
+def _calls(dependant: Dependant) -> list[object]:
+    found: list[object] = []
+    for dep in dependant.dependencies:
+        found.append(dep.call)
+        found.extend(_calls(dep))
+    return found

@@ -1,0 +1,159 @@
+"""Appointments, sites and chairs, worklists."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from msinfuse.api import schemas
+from msinfuse.api.routes.patients import ERRORS
+from msinfuse.http.deps import Permission, db_session
+from msinfuse.services import appointments, clinic, worklists
+from msinfuse.services.appointments import AppointmentCreate
+from msinfuse.services.clinic import SiteCreate
+from msinfuse.services.context import ServiceContext
+
+router = APIRouter(tags=["clinic"])
+WORKLISTS = Depends(Permission("worklists.read"))
+BOOK = Depends(Permission("appointments.write"))
+
+
+class Move(BaseModel):
+    """Move an appointment."""
+
+    starts_at: datetime | None = None
+    chair_id: int | None = None
+
+
+class Cancel(BaseModel):
+    """Cancel an appointment."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.get("/appointments", response_model=list[schemas.Appointment], responses=ERRORS)
+def list_appointments(
+    on: date | None = Query(default=None, alias="date"),
+    days: int = Query(default=1, ge=1, le=31),
+    site: str | None = Query(default=None, max_length=20),
+    ctx: ServiceContext = Depends(Permission("appointments.read")),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Active appointments of one or more days, by start time and chair."""
+    day = on or ctx.today
+    return appointments.list_day(
+        session, ctx, datetime.combine(day, datetime.min.time()), site, days
+    )
+
+
+@router.post("/appointments", response_model=schemas.Appointment, status_code=201, responses=ERRORS)
+def book(
+    body: AppointmentCreate, ctx: ServiceContext = BOOK, session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    """Book a chair; without ``ends_at`` the chair time comes from the dose's rate plan."""
+    return appointments.book(session, ctx, body)
+
+
+@router.patch(
+    "/appointments/{appointment_id}", response_model=schemas.Appointment, responses=ERRORS
+)
+def move(
+    appointment_id: int,
+    body: Move,
+    ctx: ServiceContext = BOOK,
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Move an appointment in time or to another chair."""
+    return appointments.move(session, ctx, appointment_id, body.starts_at, body.chair_id)
+
+
+@router.post(
+    "/appointments/{appointment_id}/cancel", response_model=schemas.Appointment, responses=ERRORS
+)
+def cancel(
+    appointment_id: int,
+    body: Cancel,
+    ctx: ServiceContext = BOOK,
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Cancel an appointment, with the reason."""
+    return appointments.cancel(session, ctx, appointment_id, body.reason)
+
+
+@router.get("/sites", response_model=list[schemas.Site], responses=ERRORS)
+def list_sites(
+    ctx: ServiceContext = Depends(Permission("appointments.read")),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Sites and their chairs."""
+    return clinic.list_sites(session, ctx)
+
+
+@router.post("/sites", response_model=schemas.Site, status_code=201, responses=ERRORS)
+def create_site(
+    body: SiteCreate,
+    ctx: ServiceContext = Depends(Permission("sites.manage")),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Create a site with its chairs."""
+    return clinic.create_site(session, ctx, body)
+
+
+@router.get("/worklists/today", responses=ERRORS)
+def today(
+    on: date | None = Query(default=None, alias="date"),
+    site: str | None = Query(default=None, max_length=20),
+    ctx: ServiceContext = WORKLISTS,
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """The day's infusions per site and chair, with each patient's check decision."""
+    return worklists.today(session, ctx, on, site)
+
+
+@router.get("/worklists/due", responses=ERRORS)
+def due(
+    on: date | None = Query(default=None, alias="date"),
+    days: int = Query(default=14, ge=0, le=366),
+    site: str | None = Query(default=None, max_length=20),
+    ctx: ServiceContext = WORKLISTS,
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Doses overdue or due within ``days`` that have no appointment."""
+    return worklists.due(session, ctx, on, days, site)
+
+
+@router.get("/worklists/monitoring", responses=ERRORS)
+def monitoring(
+    on: date | None = Query(default=None, alias="date"),
+    site: str | None = Query(default=None, max_length=20),
+    ctx: ServiceContext = WORKLISTS,
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Monitoring items overdue or due clinic-wide."""
+    return worklists.monitoring_due(session, ctx, on, site)
+
+
+@router.get("/worklists/pml", responses=ERRORS)
+def pml(
+    site: str | None = Query(default=None, max_length=20),
+    ctx: ServiceContext = WORKLISTS,
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Natalizumab patients by PML risk."""
+    return worklists.pml(session, ctx, site)
+
+
+@router.get("/worklists/adherence", responses=ERRORS)
+def adherence(
+    start: date | None = Query(default=None, alias="from"),
+    end: date | None = Query(default=None, alias="to"),
+    site: str | None = Query(default=None, max_length=20),
+    ctx: ServiceContext = WORKLISTS,
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Doses given late and by how many days, per agent and month."""
+    return worklists.adherence(session, ctx, start, end, site)

@@ -1,0 +1,155 @@
+"""``msinfuse serve``, ``msinfuse users ...`` and ``msinfuse audit export``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from msinfuse.cli.common import JsonOption, console, emit_json, table
+from msinfuse.cli.records import run
+from msinfuse.services import audit, auth
+
+users_app = typer.Typer(help="Staff sign-ins and roles.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+
+ROLE_HELP = "admin, prescriber, nurse, pharmacist, scheduler or viewer"
+
+
+def _password(password: str | None) -> str:
+    if password:
+        return password
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option("--role", help=ROLE_HELP)],
+    full_name: Annotated[str, typer.Option("--name", help="Full name.")],
+    password: Annotated[
+        str | None, typer.Option("--password", help="Asked for when not given.")
+    ] = None,
+) -> None:
+    """Add a user (a strong password is required)."""
+    out = run(
+        lambda s, c: auth.create_user(
+            s,
+            c,
+            {
+                "username": username,
+                "full_name": full_name,
+                "role": role,
+                "password": _password(password),
+            },
+        )
+    )
+    console.print(f"Added user {out['username']} ({out['role']}).")
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable a user and revoke their tokens and sessions."""
+    run(lambda s, c: auth.disable_user(s, c, username))
+    console.print(f"Disabled {username}.")
+
+
+@users_app.command("reset-password")
+def users_reset(
+    username: Annotated[str, typer.Argument()],
+    password: Annotated[str | None, typer.Option("--password")] = None,
+) -> None:
+    """Set a new password (clears a lock-out, revokes tokens)."""
+    run(lambda s, c: auth.reset_password(s, c, username, _password(password)))
+    console.print(f"Password reset for {username}.")
+
+
+@users_app.command("list")
+def users_list(json_: JsonOption = False) -> None:
+    """Every user."""
+    rows = run(auth.list_users)
+    if json_:
+        emit_json(rows)
+        return
+    console.print(
+        table(
+            "Users",
+            ["Username", "Name", "Role", "Active", "Locked until"],
+            [
+                (
+                    u["username"],
+                    u["full_name"],
+                    u["role"],
+                    "yes" if u["active"] else "no",
+                    u["locked_until"] or "",
+                )
+                for u in rows
+            ],
+        )
+    )
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[
+        str, typer.Option("--since", help="Start (YYYY-MM-DD or ISO 8601 date-time).")
+    ],
+    json_: JsonOption = False,
+) -> None:
+    """Audit events since a date."""
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise typer.BadParameter(f"--since {since!r} is not a date or date-time") from None
+    rows = run(lambda s, c: audit.export(s, c, moment))
+    if json_:
+        emit_json(rows)
+        return
+    console.print(
+        table(
+            f"Audit events since {since} ({len(rows)})",
+            ["At", "User", "Action", "Resource", "Id", "Outcome", "Client"],
+            [
+                (
+                    e["at"][:19],
+                    e["username"] or "-",
+                    e["action"],
+                    e["resource_type"],
+                    e["resource_id"] or "",
+                    e["outcome"],
+                    e["client_address"] or "",
+                )
+                for e in rows
+            ],
+        )
+    )
+
+
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Worker processes (stateless).")
+    ] = 1,
+) -> None:
+    """Run the server (API, FHIR and web UI) with uvicorn."""
+    import uvicorn
+
+    from msinfuse.cli.records import database_url
+    from msinfuse.persistence.migrate import upgrade
+
+    upgrade(database_url())
+    console.print(
+        f"msinfuse serving on http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)"
+    )
+    uvicorn.run(
+        "msinfuse.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # our middleware logs route templates, never raw paths with ids
+        log_level="warning",
+    )

@@ -7,22 +7,27 @@ ASGI application, behind the security middleware.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 import msinfuse
 from msinfuse.api.app import PREFIX, create_api
 from msinfuse.config import Settings, get_settings
+from msinfuse.http.errors import plain_http_error
 from msinfuse.http.middleware import SecurityMiddleware
 from msinfuse.http.runtime import Runtime
 from msinfuse.logs import configure_logging
 
 
-def create_app(settings: Settings) -> ASGIApp:
-    """The whole server for ``settings``."""
+def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) -> ASGIApp:
+    """The whole server for ``settings`` (``clock`` replaces the wall clock in tests)."""
     configure_logging(settings.log_level)
-    runtime = Runtime.create(settings)
+    runtime = Runtime.create(settings, clock)
     root = FastAPI(
         title="msinfuse",
         version=msinfuse.__version__,
@@ -31,6 +36,11 @@ def create_app(settings: Settings) -> ASGIApp:
         openapi_url=None,
     )
     root.state.runtime = runtime
+
+    @root.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return plain_http_error(exc.status_code, str(exc.detail), exc.headers)
+
     root.mount(PREFIX, create_api(runtime))
 
     @root.get("/", include_in_schema=False)

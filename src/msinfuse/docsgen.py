@@ -665,12 +665,9 @@ def patient_state_schema(_kb: KnowledgeBase) -> str:
 
 def security_markdown(_kb: KnowledgeBase) -> str:
     """The authorization matrix and the permission each API route requires."""
-    from msinfuse.api.app import PREFIX, PUBLIC_PATHS, create_api, route_permissions
-    from msinfuse.config import Settings
-    from msinfuse.http.runtime import Runtime
+    from msinfuse.api.app import PREFIX, PUBLIC_PATHS, route_permissions
     from msinfuse.services.context import PERMISSIONS, ROLES
 
-    api = create_api(Runtime.create(Settings(database_url="sqlite://")))
     out = [
         "# Security",
         "",
@@ -698,7 +695,7 @@ def security_markdown(_kb: KnowledgeBase) -> str:
         ["Method", "Path", "Permission"],
         [
             (m, p, perm or ("public" if p in PUBLIC_PATHS else "signed in"))
-            for m, p, perm in route_permissions(api)
+            for m, p, perm in route_permissions()
         ],
     )
     out += [

@@ -30,7 +30,12 @@ def users_add(
     role: Annotated[str, typer.Option("--role", help=ROLE_HELP)],
     full_name: Annotated[str, typer.Option("--name", help="Full name.")],
     password: Annotated[
-        str | None, typer.Option("--password", help="Asked for when not given.")
+        str | None,
+        typer.Option(
+            "--password",
+            envvar="MSINFUSE_NEW_PASSWORD",
+            help="Asked for when not given (or set MSINFUSE_NEW_PASSWORD; avoids shell history).",
+        ),
     ] = None,
 ) -> None:
     """Add a user (a strong password is required)."""
@@ -59,7 +64,12 @@ def users_disable(username: Annotated[str, typer.Argument()]) -> None:
 @users_app.command("reset-password")
 def users_reset(
     username: Annotated[str, typer.Argument()],
-    password: Annotated[str | None, typer.Option("--password")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password", envvar="MSINFUSE_NEW_PASSWORD", help="Asked for when not given."
+        ),
+    ] = None,
 ) -> None:
     """Set a new password (clears a lock-out, revokes tokens)."""
     run(lambda s, c: auth.reset_password(s, c, username, _password(password)))

@@ -7,6 +7,8 @@ carrying a request id and no internal detail; it is logged without patient data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from http import HTTPStatus
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -74,6 +76,20 @@ def json_error(exc: Exception, request: Request) -> JSONResponse:
     status, body = error_body(exc, request)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def plain_http_error(
+    status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The framework's own errors (unknown route, wrong method, unreadable body) in the one
+    error shape."""
+    name = "".join(HTTPStatus(status).phrase.title().split()) if status in _STATUSES else "Error"
+    return JSONResponse(
+        {"error": name, "detail": detail}, status_code=status, headers=dict(headers or {})
+    )
+
+
+_STATUSES = {s.value for s in HTTPStatus}
 
 
 async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("msinfuse.http")
+# A caller's own request id is kept only when it is short and plain (it goes into the logs).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -43,7 +46,8 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex[:16]
+        offered = _header(scope, b"x-request-id") or ""
+        request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:

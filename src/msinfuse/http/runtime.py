@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -22,14 +23,17 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     kb: KnowledgeBase
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
-        """Build the runtime for ``settings``."""
+    def create(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Runtime:
+        """Build the runtime for ``settings`` (``clock`` replaces the wall clock in tests)."""
         engine = make_engine(settings.effective_database_url())
-        return cls(settings, engine, session_factory(engine), default_knowledge_base())
+        runtime = cls(settings, engine, session_factory(engine), default_knowledge_base())
+        if clock is not None:
+            runtime.clock = clock
+        return runtime
 
-    @staticmethod
-    def now() -> datetime:
-        """The clock, read at the edge."""
-        return datetime.now(UTC)
+    def now(self) -> datetime:
+        """The clock, read at the edge (timezone-aware)."""
+        return self.clock()

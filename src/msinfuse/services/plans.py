@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from msinfuse.domain.calendar import CalendarRequest, GivenDose, build_calendar
-from msinfuse.errors import Conflict, InvalidInput, NotFound
+from msinfuse.errors import Conflict, InvalidInput
 from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import Patient, PlannedDose, TreatmentPlan
 from msinfuse.services import audit
@@ -138,12 +138,12 @@ def start_plan(
     patient = repo.get_or_raise(session, Patient, patient_id, "patient")
     agent = ctx.kb.agent(body.agent)
     if agent is None:
-        raise NotFound(
+        raise InvalidInput(
             f"unknown agent {body.agent!r}; valid agents: {', '.join(sorted(ctx.kb.agents))}"
         )
     regimen = agent.regimen(body.regimen) if body.regimen else agent.default_regimen
     if regimen is None:
-        raise NotFound(
+        raise InvalidInput(
             f"unknown regimen {body.regimen!r} for {agent.id}; valid regimens: {', '.join(r.id for r in agent.regimens)}"
         )
     if repo.active_plan(session, patient.id, agent.id) is not None:

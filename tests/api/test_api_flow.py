@@ -97,8 +97,7 @@ class TestInfusionDay:
             api.ok(api.post(f"/checks/{check['id']}/acknowledge", json={"rule": rule}))
         assert api.ok(api.get(f"/checks/{check['id']}"))["cleared"] is True
 
-        today = api.ok(api.get("/worklists/today", params={"site": "NORTH"}))
-        rows = today["rows"] if isinstance(today, dict) else today
+        rows = api.ok(api.get("/worklists/today", params={"site": "NORTH"}))["items"]
         assert any(r.get("patient_id") == pid for r in rows)
 
         given = api.ok(
@@ -138,7 +137,9 @@ class TestInfusionDay:
         assert after["doses"][0]["status"] == "given"
         assert after["status"] == "active"  # a grade 2 reaction does not stop the agent
 
-        events = api.ok(api.get("/audit", "admin", params={"since": "2026-11-01"}))
+        events = api.ok(api.get("/audit", "admin", params={"since": "2026-11-01", "limit": 1000}))[
+            "items"
+        ]
         actions = {(e["action"], e["resource_type"]) for e in events}
         assert ("create", "Administration") in actions or ("record", "Administration") in actions
         assert any(e["resource_type"] == "CheckResult" for e in events)
@@ -241,7 +242,7 @@ class TestAppointments:
         )
         assert clash.status_code == 409
         assert set(clash.json()) == {"error", "detail"}
-        listed = api.ok(api.get("/appointments", params={"date": "2026-11-25"}))
+        listed = api.ok(api.get("/appointments", params={"date": "2026-11-25"}))["items"]
         assert [x["patient_id"] for x in listed] == [a]
 
 
@@ -257,6 +258,26 @@ class TestLists:
         found = api.ok(api.get("/patients", params={"search": "mor"}))
         assert [p["family_name"] for p in found["items"]] == ["Moreau"]
         assert api.get("/patients", params={"limit": 0}).status_code == 422
+        newest = api.ok(api.get("/patients", params={"sort": "-family_name", "limit": 1}))
+        assert [p["family_name"] for p in newest["items"]] == ["Young"]
+        assert api.get("/patients", params={"sort": "password_hash"}).status_code == 400
+
+    def test_every_collection_pages_and_sorts_the_same_way(self, api: Api):
+        sources = api.ok(api.get("/knowledge/sources", params={"limit": 3, "sort": "-key"}))
+        assert sources["limit"] == 3
+        assert len(sources["items"]) == 3
+        assert sources["total"] > 3
+        ids = [s["key"] for s in sources["items"]]
+        assert ids == sorted(ids, reverse=True)
+        everything = api.ok(api.get("/knowledge/sources", params={"limit": 1000, "sort": "-key"}))
+        assert everything["items"][:3] == sources["items"]
+        second = api.ok(
+            api.get("/knowledge/sources", params={"limit": 3, "offset": 3, "sort": "-key"})
+        )
+        assert second["items"] == everything["items"][3:6]
+        unknown = api.get("/knowledge/sources", params={"sort": "nonsense"})
+        assert unknown.status_code == 400
+        assert "sortable fields" in unknown.json()["detail"]
 
 
 class TestErrors:

@@ -60,7 +60,9 @@ class TestSignIn:
 
     def test_failed_sign_ins_are_audited_and_survive_the_failed_request(self, api: Api):
         sign_in(api, username("nurse"), "Wrong-Password-99")
-        events = api.ok(api.get("/audit", "admin", params={"since": "2026-11-01"}))
+        events = api.ok(api.get("/audit", "admin", params={"since": "2026-11-01", "limit": 1000}))[
+            "items"
+        ]
         assert any(e["action"] == "signin" and e["outcome"] == "failure" for e in events)
 
 
@@ -262,7 +264,9 @@ class TestAudit:
     def test_reading_a_patient_writes_an_audit_event_with_the_client(self, api: Api):
         pid = patient(api)
         api.ok(api.get(f"/patients/{pid}", "viewer"))
-        events = api.ok(api.get("/audit", "admin", params={"since": "2026-11-01"}))
+        events = api.ok(api.get("/audit", "admin", params={"since": "2026-11-01", "limit": 1000}))[
+            "items"
+        ]
         reads = [
             e
             for e in events

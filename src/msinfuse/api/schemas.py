@@ -63,6 +63,7 @@ class PatientPage(BaseModel):
     total: int
     limit: int
     offset: int
+    sort: str | None = None
 
 
 class Created(BaseModel):

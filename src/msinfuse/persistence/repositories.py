@@ -64,8 +64,10 @@ def list_patients(
     site_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
+    sort: str | None = None,
 ) -> tuple[Sequence[Patient], int]:
-    """Patients matching ``search`` (name or record number), by family name, with the total."""
+    """Patients matching ``search`` (name or record number), with the total; by family name
+    unless ``sort`` names a column (``-column`` for descending)."""
     query = select(Patient)
     if search:
         like = f"%{search.lower()}%"
@@ -79,11 +81,11 @@ def list_patients(
     if site_id is not None:
         query = query.where(Patient.home_site_id == site_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Patient.family_name, Patient.given_name, Patient.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    order: list[Any] = [Patient.family_name, Patient.given_name, Patient.id]
+    if sort:
+        column = getattr(Patient, sort.lstrip("-"))
+        order = [column.desc() if sort.startswith("-") else column.asc(), Patient.id]
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return rows, total
 
 

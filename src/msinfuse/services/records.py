@@ -186,6 +186,9 @@ def get_patient(session: Session, ctx: ServiceContext, patient_id: int) -> dict[
     return patient_json(patient, _site_code(session, patient))
 
 
+PATIENT_SORTS = ("family_name", "given_name", "mrn", "birth_date", "id")
+
+
 def list_patients(
     session: Session,
     ctx: ServiceContext,
@@ -193,20 +196,27 @@ def list_patients(
     site: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    sort: str | None = None,
 ) -> dict[str, Any]:
-    """Patients matching a search, paginated."""
+    """Patients matching a search, paginated; ``sort`` is one of :data:`PATIENT_SORTS`
+    (``-field`` for descending)."""
     require(ctx.actor, "patients.read")
-    if not 1 <= limit <= 500:
-        raise InvalidInput("limit must be between 1 and 500")
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit must be between 1 and 1000")
     if offset < 0:
         raise InvalidInput("offset cannot be negative")
-    rows, total = repo.list_patients(session, search, _site_id(session, site), limit, offset)
+    if sort and sort.lstrip("-") not in PATIENT_SORTS:
+        raise InvalidInput(
+            f"cannot sort patients by {sort.lstrip('-')!r}; sortable fields: {', '.join(PATIENT_SORTS)}"
+        )
+    rows, total = repo.list_patients(session, search, _site_id(session, site), limit, offset, sort)
     audit.record(session, ctx, "search", "Patient", None)
     return {
         "items": [patient_json(p) for p in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
+        "sort": sort,
     }
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from msinfuse.api import schemas
+from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
 from msinfuse.http.deps import Permission, db_session
 from msinfuse.services import audit, auth
@@ -26,12 +27,14 @@ class NewPassword(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-@router.get("/users", response_model=list[schemas.User], responses=ERRORS)
+@router.get("/users", response_model=Page[schemas.User], responses=ERRORS)
 def list_users(
-    ctx: ServiceContext = USERS, session: Session = Depends(db_session)
-) -> list[dict[str, Any]]:
+    page: ListParams = Depends(list_params),
+    ctx: ServiceContext = USERS,
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
     """Every user."""
-    return auth.list_users(session, ctx)
+    return paginate(auth.list_users(session, ctx), page)
 
 
 @router.post("/users", response_model=schemas.User, status_code=201, responses=ERRORS)
@@ -61,11 +64,12 @@ def reset_password(
     return auth.reset_password(session, ctx, username, body.password)
 
 
-@router.get("/audit", response_model=list[schemas.AuditEvent], responses=ERRORS)
+@router.get("/audit", response_model=Page[schemas.AuditEvent], responses=ERRORS)
 def audit_events(
     since: datetime = Query(),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = Depends(Permission("audit.read")),
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
-    """Audit events since a moment (ISO 8601)."""
-    return audit.export(session, ctx, since)
+) -> dict[str, Any]:
+    """Audit events since a moment (ISO 8601), oldest first unless sorted."""
+    return paginate(audit.export(session, ctx, since), page)

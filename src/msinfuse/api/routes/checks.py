@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from msinfuse.api import schemas
+from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
 from msinfuse.http.deps import Permission, db_session
 from msinfuse.services import checks, infusions
@@ -69,13 +70,16 @@ def run_check(
 
 
 @router.get(
-    "/patients/{patient_id}/checks", response_model=list[schemas.StoredCheck], responses=ERRORS
+    "/patients/{patient_id}/checks", response_model=Page[schemas.StoredCheck], responses=ERRORS
 )
 def list_checks(
-    patient_id: int, ctx: ServiceContext = READ, session: Session = Depends(db_session)
-) -> list[dict[str, Any]]:
-    """A patient's recent stored checks."""
-    return checks.checks_for_patient(session, ctx, patient_id)
+    patient_id: int,
+    page: ListParams = Depends(list_params),
+    ctx: ServiceContext = READ,
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """A patient's stored checks, newest first unless sorted."""
+    return paginate(checks.checks_for_patient(session, ctx, patient_id), page)
 
 
 @router.get("/checks/{check_id}", response_model=schemas.StoredCheck, responses=ERRORS)

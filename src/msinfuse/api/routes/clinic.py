@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from msinfuse.api import schemas
+from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
 from msinfuse.http.deps import Permission, db_session
 from msinfuse.services import appointments, clinic, worklists
@@ -35,18 +36,20 @@ class Cancel(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-@router.get("/appointments", response_model=list[schemas.Appointment], responses=ERRORS)
+@router.get("/appointments", response_model=Page[schemas.Appointment], responses=ERRORS)
 def list_appointments(
     on: date | None = Query(default=None, alias="date"),
     days: int = Query(default=1, ge=1, le=31),
     site: str | None = Query(default=None, max_length=20),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = Depends(Permission("appointments.read")),
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Active appointments of one or more days, by start time and chair."""
     day = on or ctx.today
-    return appointments.list_day(
-        session, ctx, datetime.combine(day, datetime.min.time()), site, days
+    return paginate(
+        appointments.list_day(session, ctx, datetime.combine(day, datetime.min.time()), site, days),
+        page,
     )
 
 
@@ -84,13 +87,14 @@ def cancel(
     return appointments.cancel(session, ctx, appointment_id, body.reason)
 
 
-@router.get("/sites", response_model=list[schemas.Site], responses=ERRORS)
+@router.get("/sites", response_model=Page[schemas.Site], responses=ERRORS)
 def list_sites(
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = Depends(Permission("appointments.read")),
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Sites and their chairs."""
-    return clinic.list_sites(session, ctx)
+    return paginate(clinic.list_sites(session, ctx), page)
 
 
 @router.post("/sites", response_model=schemas.Site, status_code=201, responses=ERRORS)
@@ -103,57 +107,62 @@ def create_site(
     return clinic.create_site(session, ctx, body)
 
 
-@router.get("/worklists/today", responses=ERRORS)
+@router.get("/worklists/today", response_model=Page[dict[str, Any]], responses=ERRORS)
 def today(
     on: date | None = Query(default=None, alias="date"),
     site: str | None = Query(default=None, max_length=20),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """The day's infusions per site and chair, with each patient's check decision."""
-    return worklists.today(session, ctx, on, site)
+    return paginate(worklists.today(session, ctx, on, site), page)
 
 
-@router.get("/worklists/due", responses=ERRORS)
+@router.get("/worklists/due", response_model=Page[dict[str, Any]], responses=ERRORS)
 def due(
     on: date | None = Query(default=None, alias="date"),
     days: int = Query(default=14, ge=0, le=366),
     site: str | None = Query(default=None, max_length=20),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Doses overdue or due within ``days`` that have no appointment."""
-    return worklists.due(session, ctx, on, days, site)
+    return paginate(worklists.due(session, ctx, on, days, site), page)
 
 
-@router.get("/worklists/monitoring", responses=ERRORS)
+@router.get("/worklists/monitoring", response_model=Page[dict[str, Any]], responses=ERRORS)
 def monitoring(
     on: date | None = Query(default=None, alias="date"),
     site: str | None = Query(default=None, max_length=20),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Monitoring items overdue or due clinic-wide."""
-    return worklists.monitoring_due(session, ctx, on, site)
+    return paginate(worklists.monitoring_due(session, ctx, on, site), page)
 
 
-@router.get("/worklists/pml", responses=ERRORS)
+@router.get("/worklists/pml", response_model=Page[dict[str, Any]], responses=ERRORS)
 def pml(
     site: str | None = Query(default=None, max_length=20),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Natalizumab patients by PML risk."""
-    return worklists.pml(session, ctx, site)
+    return paginate(worklists.pml(session, ctx, site), page)
 
 
-@router.get("/worklists/adherence", responses=ERRORS)
+@router.get("/worklists/adherence", response_model=Page[dict[str, Any]], responses=ERRORS)
 def adherence(
     start: date | None = Query(default=None, alias="from"),
     end: date | None = Query(default=None, alias="to"),
     site: str | None = Query(default=None, max_length=20),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
     session: Session = Depends(db_session),
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Doses given late and by how many days, per agent and month."""
-    return worklists.adherence(session, ctx, start, end, site)
+    return paginate(worklists.adherence(session, ctx, start, end, site), page)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
+from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
 from msinfuse.domain.calendar import CalendarRequest, GivenDose
 from msinfuse.domain.rates import RateRequest
@@ -27,14 +28,15 @@ KNOWLEDGE = Depends(Permission("knowledge.read"))
 Profile = Literal["us", "eu"]
 
 
-@router.get("/knowledge/agents", responses=ERRORS)
+@router.get("/knowledge/agents", response_model=Page[dict[str, Any]], responses=ERRORS)
 def agents(
     all_: bool = Query(default=False, alias="all"),
     profile: Profile = "us",
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = KNOWLEDGE,
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """The infusion agents (``all=true`` adds the non-infusion alternatives)."""
-    return kb_service.list_agents(ctx.kb, profile, all_)
+    return paginate(kb_service.list_agents(ctx.kb, profile, all_), page)
 
 
 @router.get("/knowledge/agents/{agent}", responses=ERRORS)
@@ -72,10 +74,12 @@ def compare(
     )
 
 
-@router.get("/knowledge/sources", responses=ERRORS)
-def sources(ctx: ServiceContext = KNOWLEDGE) -> list[dict[str, Any]]:
+@router.get("/knowledge/sources", response_model=Page[dict[str, Any]], responses=ERRORS)
+def sources(
+    page: ListParams = Depends(list_params), ctx: ServiceContext = KNOWLEDGE
+) -> dict[str, Any]:
     """Every cited source."""
-    return kb_service.list_sources(ctx.kb)
+    return paginate(kb_service.list_sources(ctx.kb), page)
 
 
 class Given(BaseModel):

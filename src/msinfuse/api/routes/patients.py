@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from msinfuse.api import schemas
+from msinfuse.api.paging import ListParams, list_params
 from msinfuse.http.deps import Permission, db_session
 from msinfuse.services import clinical, records
 from msinfuse.services.context import ServiceContext
@@ -40,13 +41,13 @@ RECORD = Depends(Permission("records.write"))
 def list_patients(
     search: str | None = Query(default=None, max_length=100, description="Name or record number."),
     site: str | None = Query(default=None, max_length=20),
-    limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    page: ListParams = Depends(list_params),
     ctx: ServiceContext = READ,
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
-    """Patients, by family name, paginated (``total`` counts every match)."""
-    return records.list_patients(session, ctx, search, site, limit, offset)
+    """Patients, by family name unless sorted (family_name, given_name, mrn, birth_date, id),
+    paginated (``total`` counts every match)."""
+    return records.list_patients(session, ctx, search, site, page.limit, page.offset, page.sort)
 
 
 @router.post("/patients", response_model=schemas.Patient, status_code=201, responses=ERRORS)

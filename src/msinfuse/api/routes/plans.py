@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from msinfuse.api import schemas
+from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
 from msinfuse.http.deps import Permission, db_session
 from msinfuse.services import plans
@@ -42,12 +43,15 @@ class Mark(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-@router.get("/patients/{patient_id}/plans", response_model=list[schemas.Plan], responses=ERRORS)
+@router.get("/patients/{patient_id}/plans", response_model=Page[schemas.Plan], responses=ERRORS)
 def list_plans(
-    patient_id: int, ctx: ServiceContext = READ, session: Session = Depends(db_session)
-) -> list[dict[str, Any]]:
-    """A patient's plans with their doses, newest first."""
-    return plans.list_plans(session, ctx, patient_id)
+    patient_id: int,
+    page: ListParams = Depends(list_params),
+    ctx: ServiceContext = READ,
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """A patient's plans with their doses, newest first unless sorted."""
+    return paginate(plans.list_plans(session, ctx, patient_id), page)
 
 
 @router.post(

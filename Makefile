@@ -61,3 +61,7 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-api
+bench-api: $(STAMP)
+	$(RUN) python -m benchmarks.api_load $(BENCH_ARGS)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, exists, extract, func, or_, select
+from sqlalchemy import and_, case, exists, extract, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from msinfuse.errors import NotFound
@@ -459,3 +459,33 @@ def worklist_adherence(
     if site_id is not None:
         query = query.where(Patient.home_site_id == site_id)
     return [dict(row._mapping) for row in session.execute(query)]
+
+
+# ------------------------------------------------------------------------ demo clinic
+
+
+def count_rows(session: Session, model: type[Base]) -> int:
+    """How many rows a table holds."""
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def table_row_counts(session: Session) -> dict[str, int]:
+    """Rows per table (every mapped table), by table name."""
+    return {
+        name: session.scalar(select(func.count()).select_from(t)) or 0
+        for name, t in sorted(Base.metadata.tables.items())
+    }
+
+
+def database_size_bytes(session: Session) -> int | None:
+    """The size of the database on disk (PostgreSQL: the database; SQLite: the main file's
+    pages), or ``None`` when the backend cannot tell."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        size = session.scalar(text("SELECT pg_database_size(current_database())"))
+        return int(size) if size is not None else None
+    if dialect == "sqlite":
+        pages = session.scalar(text("PRAGMA page_count")) or 0
+        size = session.scalar(text("PRAGMA page_size")) or 0
+        return int(pages) * int(size)
+    return None

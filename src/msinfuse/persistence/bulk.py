@@ -1,0 +1,115 @@
+"""Bulk writes for generated data (the demo clinic, benchmarks): many rows per statement,
+explicit primary keys, no ORM unit of work.
+
+Rows carry their own ids (allocated from :func:`next_ids`), so related rows can be written
+in one pass; :func:`reset_sequences` then moves PostgreSQL's id sequences past them. The
+caller owns the transaction, as everywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Table, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from msinfuse.persistence.base import Base
+
+#: Rows per INSERT ... VALUES statement batch.
+CHUNK = 5000
+
+#: Tables that are never emptied by :func:`clear_tables` (the audit log is append-only,
+#: staff accounts are not clinic data).
+KEPT = ("audit_events", "users")
+
+
+def table(name: str) -> Table:
+    """The mapped table called ``name``."""
+    return Base.metadata.tables[name]
+
+
+def clinic_tables() -> list[Table]:
+    """Every table holding clinic data (all but the audit log and staff accounts), parents
+    before children."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in KEPT]
+
+
+def next_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """The first free ``id`` of each table (1 for an empty table)."""
+    out = {}
+    for name in names:
+        t = table(name)
+        out[name] = (session.scalar(select(func.max(t.c.id))) or 0) + 1
+    return out
+
+
+def insert_rows(session: Session, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts keyed by column; every row with the same keys) into table
+    ``name``: PostgreSQL through COPY, SQLite through one prepared statement run for every
+    row, with the same value conversions SQLAlchemy applies."""
+    if not rows:
+        return
+    t = table(name)
+    columns = [c for c in t.columns if c.key in rows[0]]
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
+        _copy(connection, t, columns, rows)
+        return
+    if dialect.name != "sqlite":  # pragma: no cover - the two supported databases are above
+        for start in range(0, len(rows), CHUNK):
+            session.execute(insert(t), list(rows[start : start + CHUNK]))
+        return
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    keys = [c.key for c in columns]
+    statement = f"INSERT INTO {t.name} ({', '.join(keys)}) VALUES ({', '.join('?' for _ in keys)})"
+    pairs = list(zip(keys, processors, strict=True))
+    for start in range(0, len(rows), CHUNK):
+        values = [
+            tuple(
+                row[key] if proc is None or row[key] is None else proc(row[key])
+                for key, proc in pairs
+            )
+            for row in rows[start : start + CHUNK]
+        ]
+        connection.exec_driver_sql(statement, values)
+
+
+def _copy(connection: Any, t: Table, columns: list[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+    driver = connection.connection.driver_connection
+    keys = [c.key for c in columns]
+    json_keys = {c.key for c in columns if isinstance(c.type, JSON)}
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {t.name} ({', '.join(keys)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([json.dumps(row[k]) if k in json_keys else row[k] for k in keys])
+
+
+def reset_sequences(session: Session, names: Iterable[str]) -> None:
+    """Move each table's id sequence past its largest id (PostgreSQL; SQLite needs nothing)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in names:
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
+            )
+        )
+
+
+def clear_tables(session: Session) -> None:
+    """Empty every clinic table (:func:`clinic_tables`); the audit log and staff accounts
+    stay. PostgreSQL truncates (and restarts the id sequences); SQLite deletes, children
+    first."""
+    tables = clinic_tables()
+    if session.get_bind().dialect.name == "postgresql":
+        names = ", ".join(t.name for t in tables)
+        session.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+        return
+    for t in reversed(tables):
+        session.execute(t.delete())

@@ -15,14 +15,16 @@ from typing import Any
 from sqlalchemy import JSON, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from msinfuse.persistence import models  # noqa: F401  (registers every table)
 from msinfuse.persistence.base import Base
 
 #: Rows per INSERT ... VALUES statement batch.
 CHUNK = 5000
 
-#: Tables that are never emptied by :func:`clear_tables` (the audit log is append-only,
-#: staff accounts are not clinic data).
-KEPT = ("audit_events", "users")
+#: The roots of the clinic's data: every table that refers to one of them (directly or
+#: through another) holds clinic data too. Staff accounts, their tokens and the
+#: append-only audit log are not clinic data.
+ROOTS = ("patients", "sites")
 
 
 def table(name: str) -> Table:
@@ -31,9 +33,17 @@ def table(name: str) -> Table:
 
 
 def clinic_tables() -> list[Table]:
-    """Every table holding clinic data (all but the audit log and staff accounts), parents
-    before children."""
-    return [t for t in Base.metadata.sorted_tables if t.name not in KEPT]
+    """Every table holding clinic data (the roots and every table that refers to them),
+    parents before children."""
+    names = set(ROOTS)
+    grew = True
+    while grew:
+        grew = False
+        for t in Base.metadata.sorted_tables:
+            if t.name not in names and any(fk.column.table.name in names for fk in t.foreign_keys):
+                names.add(t.name)
+                grew = True
+    return [t for t in Base.metadata.sorted_tables if t.name in names]
 
 
 def next_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
@@ -103,8 +113,8 @@ def reset_sequences(session: Session, names: Iterable[str]) -> None:
 
 
 def clear_tables(session: Session) -> None:
-    """Empty every clinic table (:func:`clinic_tables`); the audit log and staff accounts
-    stay. PostgreSQL truncates (and restarts the id sequences); SQLite deletes, children
+    """Empty every clinic table (:func:`clinic_tables`); the audit log, staff accounts and
+    their tokens stay. PostgreSQL truncates (and restarts the id sequences); SQLite deletes, children
     first."""
     tables = clinic_tables()
     if session.get_bind().dialect.name == "postgresql":

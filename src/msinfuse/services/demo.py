@@ -135,10 +135,11 @@ def clear_clinic(session: Session, ctx: ServiceContext) -> dict[str, int]:
     rebuild; the append-only audit log and the staff accounts stay, and the clearing itself
     is audited. Returns the rows each table held."""
     require(ctx.actor, "sites.manage")
+    cleared = {t.name for t in bulk.clinic_tables()}
     counts = {
         name: count
         for name, count in repo.table_row_counts(session).items()
-        if name not in bulk.KEPT and count
+        if name in cleared and count
     }
     bulk.clear_tables(session)
     audit.record(session, ctx, "demo-data-clear", "Clinic", None)
@@ -265,3 +266,14 @@ def _patients(job: _Job, total: int, workers: int) -> Iterator[GenPatient]:
             if following is not None:
                 pending.append(pool.submit(_generate_chunk, following))
             yield from done
+
+
+def clinic_size(session: Session, ctx: ServiceContext) -> dict[str, Any]:
+    """Rows per table and the size of the database on disk (bytes; ``None`` when unknown)."""
+    require(ctx.actor, "sites.manage")
+    rows = repo.table_row_counts(session)
+    return {
+        "rows": rows,
+        "total_rows": sum(rows.values()),
+        "bytes": repo.database_size_bytes(session),
+    }

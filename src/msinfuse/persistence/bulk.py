@@ -9,7 +9,7 @@ caller owns the transaction, as everywhere else.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table, func, insert, select, text
@@ -55,48 +55,64 @@ def next_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def insert_rows(session: Session, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (dicts keyed by column; every row with the same keys) into table
-    ``name``: PostgreSQL through COPY, SQLite through one prepared statement run for every
-    row, with the same value conversions SQLAlchemy applies."""
+def insert_rows(
+    session: Session, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (tuples of values for ``columns``) into table ``name``: PostgreSQL
+    through COPY, SQLite through one prepared statement run for every row, with the value
+    conversions SQLAlchemy applies (dates, times, booleans, JSON)."""
     if not rows:
         return
     t = table(name)
-    columns = [c for c in t.columns if c.key in rows[0]]
+    cols = [t.c[key] for key in columns]
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name == "postgresql":
-        _copy(connection, t, columns, rows)
+        _copy(connection, t.name, cols, rows)
         return
+    converters = [
+        (index, proc)
+        for index, proc in enumerate(
+            c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols
+        )
+        if proc is not None
+    ]
     if dialect.name != "sqlite":  # pragma: no cover - the two supported databases are above
+        statement = insert(t)
+        keys = list(columns)
         for start in range(0, len(rows), CHUNK):
-            session.execute(insert(t), list(rows[start : start + CHUNK]))
+            batch = rows[start : start + CHUNK]
+            session.execute(statement, [dict(zip(keys, row, strict=True)) for row in batch])
         return
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    keys = [c.key for c in columns]
-    statement = f"INSERT INTO {t.name} ({', '.join(keys)}) VALUES ({', '.join('?' for _ in keys)})"
-    pairs = list(zip(keys, processors, strict=True))
+    sql = f"INSERT INTO {t.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, len(rows), CHUNK):
-        values = [
-            tuple(
-                row[key] if proc is None or row[key] is None else proc(row[key])
-                for key, proc in pairs
-            )
-            for row in rows[start : start + CHUNK]
-        ]
-        connection.exec_driver_sql(statement, values)
+        batch = rows[start : start + CHUNK]
+        if converters:
+            converted = []
+            for row in batch:
+                values = list(row)
+                for index, proc in converters:
+                    if values[index] is not None:
+                        values[index] = proc(values[index])
+                converted.append(tuple(values))
+            batch = converted
+        connection.exec_driver_sql(sql, list(batch))
 
 
-def _copy(connection: Any, t: Table, columns: list[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+def _copy(connection: Any, name: str, cols: list[Any], rows: Sequence[Sequence[Any]]) -> None:
     driver = connection.connection.driver_connection
-    keys = [c.key for c in columns]
-    json_keys = {c.key for c in columns if isinstance(c.type, JSON)}
+    json_indexes = [i for i, c in enumerate(cols) if isinstance(c.type, JSON)]
     with (
         driver.cursor() as cursor,
-        cursor.copy(f"COPY {t.name} ({', '.join(keys)}) FROM STDIN") as copy,
+        cursor.copy(f"COPY {name} ({', '.join(c.key for c in cols)}) FROM STDIN") as copy,
     ):
         for row in rows:
-            copy.write_row([json.dumps(row[k]) if k in json_keys else row[k] for k in keys])
+            if json_indexes:
+                values = list(row)
+                for index in json_indexes:
+                    values[index] = json.dumps(values[index])
+                row = values
+            copy.write_row(row)
 
 
 def reset_sequences(session: Session, names: Iterable[str]) -> None:

@@ -38,7 +38,7 @@ from msinfuse.services.demo_booking import Booking, ChairBook, working_days
 from msinfuse.services.demo_model import patient_mix, reaction_model, site_codes
 from msinfuse.services.demo_params import DemoParameters
 from msinfuse.services.demo_patient import GenPatient, PatientGenerator
-from msinfuse.services.demo_rows import ID_TABLES, ORDER, RowBatch
+from msinfuse.services.demo_rows import COLUMNS, ID_TABLES, ORDER, RowBatch
 
 #: Largest clinic the command builds (a guard against typos, not a limit of the generator).
 MAX_PATIENTS = 1_000_000
@@ -151,46 +151,27 @@ def _sites(
 ) -> tuple[list[int], list[list[int]]]:
     ids = bulk.next_ids(session, ["sites", "chairs"])
     opens, closes = (time.fromisoformat(params.opens), time.fromisoformat(params.closes))
-    site_rows: list[dict[str, Any]] = []
-    chair_rows: list[dict[str, Any]] = []
+    site_rows, chair_rows = [], []
     site_ids: list[int] = []
     chair_ids: list[list[int]] = []
     for index, code in enumerate(site_codes(count)):
         site_id = ids["sites"] + index
         site_ids.append(site_id)
-        site_rows.append(
-            {
-                "id": site_id,
-                "code": code,
-                "name": f"{code.title()} infusion centre (demo)",
-                "opens": opens,
-                "closes": closes,
-                "start_cap": 2,
-                "nurse_ratio": 5,
-                "active": True,
-            }
-        )
+        name = f"{code.title()} infusion centre (demo)"
+        site_rows.append((site_id, code, name, opens, closes, 2, 5, True))
         first = ids["chairs"] + index * chairs
         chair_ids.append(list(range(first, first + chairs)))
-        chair_rows += [
-            {
-                "id": first + n,
-                "site_id": site_id,
-                "name": f"C{n + 1:02d}",
-                "kind": "chair",
-                "active": True,
-            }
-            for n in range(chairs)
-        ]
-    bulk.insert_rows(session, "sites", site_rows)
-    bulk.insert_rows(session, "chairs", chair_rows)
+        chair_rows += [(first + n, site_id, f"C{n + 1:02d}", "chair", True) for n in range(chairs)]
+    site_columns = ("id", "code", "name", "opens", "closes", "start_cap", "nurse_ratio", "active")
+    bulk.insert_rows(session, "sites", site_columns, site_rows)
+    bulk.insert_rows(session, "chairs", ("id", "site_id", "name", "kind", "active"), chair_rows)
     return site_ids, chair_ids
 
 
-def _write(session: Session, rows: dict[str, list[dict[str, Any]]]) -> Counter[str]:
+def _write(session: Session, rows: dict[str, list[tuple[Any, ...]]]) -> Counter[str]:
     written: Counter[str] = Counter()
     for name in ORDER:
-        bulk.insert_rows(session, name, rows.get(name, []))
+        bulk.insert_rows(session, name, COLUMNS[name], rows.get(name, []))
         written[name] += len(rows.get(name, []))
     return written
 
@@ -277,3 +258,18 @@ def clinic_size(session: Session, ctx: ServiceContext) -> dict[str, Any]:
         "total_rows": sum(rows.values()),
         "bytes": repo.database_size_bytes(session),
     }
+
+
+def patient_generator(
+    kb: KnowledgeBase,
+    on: date,
+    sites: int = 1,
+    seed: int = 1,
+    params: DemoParameters | None = None,
+) -> PatientGenerator:
+    """The generator :func:`build_demo_clinic` uses for these arguments: its patient
+    ``n`` is the clinic's ``n``-th patient, before chair booking (tests, what-if runs)."""
+    params = params or DemoParameters()
+    return PatientGenerator(
+        kb, params, on, sites, seed, working_days(on, params.booking_working_days)
+    )

@@ -39,9 +39,64 @@ ORDER = (
 )
 ID_TABLES = tuple(t for t in ORDER if t != "pml_risk")
 
+#: The columns written per table, in the order of the row tuples.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": (
+        "id", "mrn", "given_name", "family_name", "birth_date", "sex", "weight_kg", "height_cm",
+        "ms_course", "pregnant", "breastfeeding", "childbearing_potential", "home_site_id",
+        "profile", "created_at", "updated_at",
+    ),
+    "course_history": ("id", "patient_id", "ms_course", "since"),
+    "labs": (
+        "id", "patient_id", "test", "loinc", "value_text", "value_num", "unit", "flag", "taken_on",
+    ),
+    "vaccinations": ("id", "patient_id", "vaccine", "live", "given_on"),
+    "conditions": ("id", "patient_id", "condition", "onset", "resolved"),
+    "therapies": ("id", "patient_id", "agent", "started_on", "ended_on", "immunosuppressant"),
+    "procedures": ("id", "patient_id", "procedure", "done_on"),
+    "authorizations": ("id", "patient_id", "program", "authorized_on"),
+    "treatment_plans": (
+        "id", "patient_id", "agent", "regimen", "profile", "protocol", "starts_on", "status",
+        "stopped_on", "stop_reason", "switched_to_id", "prior_cumulative_mg_per_m2",
+        "created_at",
+    ),
+    "planned_doses": (
+        "id", "plan_id", "patient_id", "agent", "number", "course", "course_day", "kind",
+        "planned_on", "earliest_on", "dose_mg", "status", "given_on", "reason",
+    ),
+    "appointments": (
+        "id", "patient_id", "planned_dose_id", "site_id", "chair_id", "starts_at", "ends_at",
+        "status", "created_at",
+    ),
+    "administrations": (
+        "id", "patient_id", "plan_id", "planned_dose_id", "agent", "protocol", "dose_mg",
+        "volume_ml", "given_on", "started_at", "ended_at", "observation_until",
+        "max_reaction_grade", "outcome",
+    ),
+    "rate_events": ("id", "administration_id", "minute", "rate_ml_per_h", "kind"),
+    "premedications_given": ("id", "administration_id", "drug", "dose", "route", "given_at"),
+    "vital_signs": ("id", "administration_id", "kind", "value", "unit", "taken_at"),
+    "infusion_reactions": (
+        "id", "administration_id", "onset_minute", "grade", "resume_minute", "actions", "outcome",
+    ),
+    "check_results": (
+        "id", "patient_id", "planned_dose_id", "agent", "check_date", "profile", "protocol",
+        "decision", "findings", "label_revisions", "kb_version", "created_at",
+    ),
+    "monitoring_due": (
+        "id", "patient_id", "agent", "item_id", "item", "kind", "due_on", "last_done",
+        "until_on", "source", "fact_status", "computed_on",
+    ),
+    "pml_risk": (
+        "patient_id", "jcv_status", "jcv_index", "months_exposed", "prior_immunosuppressant",
+        "risk_per_1000", "band", "category", "computed_on", "updated_at",
+    ),
+}  # fmt: skip
+
 
 class RowBatch:
-    """Rows of many patients, per table, with ids from running counters."""
+    """Rows of many patients, per table (tuples in :data:`COLUMNS` order), with ids from
+    running counters."""
 
     def __init__(
         self,
@@ -56,26 +111,21 @@ class RowBatch:
         self.site_ids = site_ids
         self.chair_ids = chair_ids
         self.now = now
-        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._plan_ids: dict[int, int] = {}
+        self.rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         #: Plans that name the plan they were switched to: written after the others.
-        self.late_plans: list[dict[str, Any]] = []
+        self.late_plans: list[tuple[Any, ...]] = []
         self.loinc = {
             code: (lab.loinc.code if lab.loinc and lab.loinc.exportable else None)
             for code, lab in kb.labs.items()
         }
 
-    def _id(self, name: str) -> int:
-        value = self.ids[name]
-        self.ids[name] = value + 1
-        return value
-
-    def _add(self, name: str, **row: Any) -> int:
-        ident = self._id(name)
-        self.rows[name].append({"id": ident, **row})
+    def _add(self, name: str, *values: Any) -> int:
+        ident = self.ids[name]
+        self.ids[name] = ident + 1
+        self.rows[name].append((ident, *values))
         return ident
 
-    def take(self) -> dict[str, list[dict[str, Any]]]:
+    def take(self) -> dict[str, list[tuple[Any, ...]]]:
         """The rows gathered so far (the batch starts empty again)."""
         rows = self.rows
         rows["treatment_plans"].extend(self.late_plans)
@@ -84,216 +134,174 @@ class RowBatch:
 
     def add_patient(self, pat: GenPatient, bookings: list[Booking]) -> int:
         """Rows of one patient; returns the patient's id."""
-        now = self.now
-        pid = self._add(
+        now, add = self.now, self._add
+        pid = add(
             "patients",
-            mrn=pat.mrn,
-            given_name=pat.given_name,
-            family_name=pat.family_name,
-            birth_date=pat.birth_date,
-            sex=pat.sex,
-            weight_kg=pat.weight_kg,
-            height_cm=pat.height_cm,
-            ms_course=pat.ms_course,
-            pregnant=pat.pregnant,
-            breastfeeding=pat.breastfeeding,
-            childbearing_potential=pat.childbearing_potential,
-            home_site_id=self.site_ids[pat.site],
-            profile=pat.profile,
-            created_at=now,
-            updated_at=now,
+            pat.mrn,
+            pat.given_name,
+            pat.family_name,
+            pat.birth_date,
+            pat.sex,
+            pat.weight_kg,
+            pat.height_cm,
+            pat.ms_course,
+            pat.pregnant,
+            pat.breastfeeding,
+            pat.childbearing_potential,
+            self.site_ids[pat.site],
+            pat.profile,
+            now,
+            now,
         )
-        self._add(
-            "course_history", patient_id=pid, ms_course=pat.ms_course, since=pat.history_start
-        )
+        add("course_history", pid, pat.ms_course, pat.history_start)
+        loinc = self.loinc
         for lab in pat.record.labs:
-            number = isinstance(lab.value, float)
-            self._add(
+            value = lab.value
+            number = isinstance(value, float)
+            add(
                 "labs",
-                patient_id=pid,
-                test=lab.test,
-                loinc=self.loinc.get(lab.test),
-                value_text=None if number else str(lab.value),
-                value_num=lab.value if number else None,
-                unit=lab.unit,
-                flag=lab.flag,
-                taken_on=lab.date,
+                pid,
+                lab.test,
+                loinc.get(lab.test),
+                None if number else value,
+                value if number else None,
+                lab.unit,
+                lab.flag,
+                lab.date,
             )
         for vac in pat.vaccinations:
-            self._add(
-                "vaccinations",
-                patient_id=pid,
-                vaccine=vac.vaccine,
-                live=vac.live,
-                given_on=vac.date,
-            )
+            add("vaccinations", pid, vac.vaccine, vac.live, vac.date)
         for cond in pat.conditions:
-            self._add(
-                "conditions",
-                patient_id=pid,
-                condition=cond.condition,
-                onset=cond.onset,
-                resolved=cond.resolved,
-            )
-        for therapy in pat.therapies:
-            self._add(
-                "therapies",
-                patient_id=pid,
-                agent=therapy.agent,
-                started_on=therapy.start,
-                ended_on=therapy.end,
-                immunosuppressant=therapy.immunosuppressant,
-            )
+            add("conditions", pid, cond.condition, cond.onset, cond.resolved)
+        for t in pat.therapies:
+            add("therapies", pid, t.agent, t.start, t.end, t.immunosuppressant)
         for proc in pat.record.procedures:
-            self._add("procedures", patient_id=pid, procedure=proc.procedure, done_on=proc.date)
+            add("procedures", pid, proc.procedure, proc.date)
         for auth in pat.record.authorizations:
-            self._add(
-                "authorizations",
-                patient_id=pid,
-                program=auth.program,
-                authorized_on=auth.date,
-                reference=None,
-                recorded_by=None,
-            )
-        dose_ids = self._plans(pid, pat.plans)
-        appointment_ids: dict[int, int] = {}
+            add("authorizations", pid, auth.program, auth.date)
+        plan_ids, dose_ids = self._plans(pid, pat.plans)
         for booking in bookings:
-            ident = self._add(
+            dose_id = dose_ids[id(booking.dose)]
+            add(
                 "appointments",
-                patient_id=pid,
-                planned_dose_id=dose_ids[id(booking.dose)],
-                site_id=self.site_ids[booking.site],
-                chair_id=self.chair_ids[booking.site][booking.chair],
-                starts_at=booking.starts_at,
-                ends_at=booking.ends_at,
-                status="booked",
-                notes=None,
-                created_at=now,
+                pid,
+                dose_id,
+                self.site_ids[booking.site],
+                self.chair_ids[booking.site][booking.chair],
+                booking.starts_at,
+                booking.ends_at,
+                "booked",
+                now,
             )
-            appointment_ids[id(booking.dose)] = ident
             if booking.check is not None:
-                self._add(
+                add(
                     "check_results",
-                    patient_id=pid,
-                    planned_dose_id=dose_ids[id(booking.dose)],
-                    agent=booking.plan.agent,
-                    check_date=booking.starts_at.date(),
-                    profile=booking.plan.profile,
-                    protocol=booking.plan.protocol,
-                    decision=booking.check["decision"],
-                    findings=booking.check["findings"],
-                    label_revisions=booking.check["label_revisions"],
-                    kb_version=self.kb.version,
-                    created_by=None,
-                    created_at=now,
+                    pid,
+                    dose_id,
+                    booking.plan.agent,
+                    booking.starts_at.date(),
+                    booking.plan.profile,
+                    booking.plan.protocol,
+                    booking.check["decision"],
+                    booking.check["findings"],
+                    booking.check["label_revisions"],
+                    self.kb.version,
+                    now,
                 )
-        self._administrations(pid, pat, dose_ids)
+        self._administrations(pid, pat, plan_ids, dose_ids)
         for row in pat.monitoring:
-            fields = {k: v for k, v in row.items() if k not in ("id", "patient_id")}
-            self._add("monitoring_due", patient_id=pid, **fields)
+            add(
+                "monitoring_due",
+                pid,
+                *(row[c] for c in COLUMNS["monitoring_due"][2:]),
+            )
         if pat.pml is not None:
-            self.rows["pml_risk"].append({**pat.pml, "patient_id": pid, "updated_at": now})
+            values = [pat.pml[c] for c in COLUMNS["pml_risk"][1:-1]]
+            self.rows["pml_risk"].append((pid, *values, now))
         return pid
 
-    def _plans(self, pid: int, plans: list[GenPlan]) -> dict[int, int]:
-        plan_ids = {id(plan): self._id("treatment_plans") for plan in plans}
+    def _plans(self, pid: int, plans: list[GenPlan]) -> tuple[dict[int, int], dict[int, int]]:
+        plan_ids = {}
+        for plan in plans:
+            plan_ids[id(plan)] = self.ids["treatment_plans"]
+            self.ids["treatment_plans"] += 1
         dose_ids: dict[int, int] = {}
         for plan in plans:
-            row = {
-                "id": plan_ids[id(plan)],
-                "patient_id": pid,
-                "agent": plan.agent,
-                "regimen": plan.regimen,
-                "profile": plan.profile,
-                "protocol": plan.protocol,
-                "starts_on": plan.starts_on,
-                "status": plan.status,
-                "prescriber_id": None,
-                "stopped_on": plan.stopped_on,
-                "stop_reason": plan.stop_reason,
-                "switched_to_id": plan_ids[id(plan.switched_to)] if plan.switched_to else None,
-                "prior_cumulative_mg_per_m2": plan.prior_cumulative_mg_per_m2,
-                "created_at": self.now,
-            }
+            plan_id = plan_ids[id(plan)]
+            row = (
+                plan_id,
+                pid,
+                plan.agent,
+                plan.regimen,
+                plan.profile,
+                plan.protocol,
+                plan.starts_on,
+                plan.status,
+                plan.stopped_on,
+                plan.stop_reason,
+                plan_ids[id(plan.switched_to)] if plan.switched_to else None,
+                plan.prior_cumulative_mg_per_m2,
+                self.now,
+            )
             (self.late_plans if plan.switched_to else self.rows["treatment_plans"]).append(row)
-            for dose in plan.doses:
-                dose_ids[id(dose)] = self._add(
+            for d in plan.doses:
+                dose_ids[id(d)] = self._add(
                     "planned_doses",
-                    plan_id=plan_ids[id(plan)],
-                    patient_id=pid,
-                    agent=plan.agent,
-                    number=dose.number,
-                    course=dose.course,
-                    course_day=dose.course_day,
-                    kind=dose.kind,
-                    planned_on=dose.planned_on,
-                    earliest_on=dose.earliest_on,
-                    dose_mg=dose.dose_mg,
-                    status=dose.status,
-                    given_on=dose.given_on,
-                    reason=dose.reason,
+                    plan_id,
+                    pid,
+                    plan.agent,
+                    d.number,
+                    d.course,
+                    d.course_day,
+                    d.kind,
+                    d.planned_on,
+                    d.earliest_on,
+                    d.dose_mg,
+                    d.status,
+                    d.given_on,
+                    d.reason,
                 )
-        self._plan_ids = plan_ids
-        return dose_ids
+        return plan_ids, dose_ids
 
-    def _administrations(self, pid: int, pat: GenPatient, dose_ids: dict[int, int]) -> None:
+    def _administrations(
+        self, pid: int, pat: GenPatient, plan_ids: dict[int, int], dose_ids: dict[int, int]
+    ) -> None:
+        add = self._add
         by_number: dict[tuple[int, int], GenDose] = {
             (id(plan), dose.number): dose for plan in pat.plans for dose in plan.doses
         }
         for plan, adm in pat.administrations():
             dose = by_number[(id(plan), adm.dose_number)]
-            aid = self._add(
+            aid = add(
                 "administrations",
-                patient_id=pid,
-                plan_id=self._plan_ids[id(plan)],
-                planned_dose_id=dose_ids[id(dose)],
-                appointment_id=None,
-                agent=plan.agent,
-                protocol=adm.protocol,
-                dose_mg=adm.dose_mg,
-                volume_ml=adm.volume_ml,
-                given_on=adm.started_at,
-                started_at=adm.started_at,
-                ended_at=adm.ended_at,
-                observation_until=adm.observation_until,
-                max_reaction_grade=adm.grade,
-                outcome=adm.outcome,
-                nurse_id=None,
+                pid,
+                plan_ids[id(plan)],
+                dose_ids[id(dose)],
+                plan.agent,
+                adm.protocol,
+                adm.dose_mg,
+                adm.volume_ml,
+                adm.started_at,
+                adm.started_at,
+                adm.ended_at,
+                adm.observation_until,
+                adm.grade,
+                adm.outcome,
             )
             for minute, rate, kind in adm.rate_events:
-                self._add(
-                    "rate_events",
-                    administration_id=aid,
-                    minute=minute,
-                    rate_ml_per_h=rate,
-                    kind=kind,
-                )
+                add("rate_events", aid, minute, rate, kind)
             for drug, dose_text, route, given_at in adm.premedications:
-                self._add(
-                    "premedications_given",
-                    administration_id=aid,
-                    drug=drug,
-                    dose=dose_text,
-                    route=route,
-                    given_at=given_at,
-                )
+                add("premedications_given", aid, drug, dose_text, route, given_at)
             for kind, value, unit, taken_at in adm.vital_signs:
-                self._add(
-                    "vital_signs",
-                    administration_id=aid,
-                    kind=kind,
-                    value=value,
-                    unit=unit,
-                    taken_at=taken_at,
-                )
+                add("vital_signs", aid, kind, value, unit, taken_at)
             if adm.reaction is not None:
                 r = adm.reaction
-                self._add(
+                add(
                     "infusion_reactions",
-                    administration_id=aid,
-                    onset_minute=r.onset_minute,
-                    grade=r.grade,
-                    resume_minute=r.resume_minute,
-                    actions=r.actions,
-                    outcome=r.outcome,
+                    aid,
+                    r.onset_minute,
+                    r.grade,
+                    r.resume_minute,
+                    r.actions,
+                    r.outcome,
                 )

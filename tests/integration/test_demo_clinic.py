@@ -91,7 +91,7 @@ def db(clinic: Clinic) -> Iterator[Session]:
         session.rollback()
 
 
-def test_every_patient_reads_back_as_the_state_the_generator_computed(clinic, db, kb):
+def test_every_patient_reads_back_as_the_state_the_generator_computed(db, kb):
     generator = patient_generator(kb, TODAY, sites=SITES, seed=SEED)
     patients = db.scalars(select(Patient).order_by(Patient.id)).all()
     assert len(patients) == PATIENTS
@@ -102,7 +102,7 @@ def test_every_patient_reads_back_as_the_state_the_generator_computed(clinic, db
         assert stored == replace(generated.state, id=str(patient.id))
 
 
-def test_stored_doses_are_the_calendar_engines_for_the_doses_given(clinic, db, kb):
+def test_stored_doses_are_the_calendar_engines_for_the_doses_given(db, kb):
     plans = db.scalars(select(TreatmentPlan).order_by(TreatmentPlan.id)).all()
     statuses = set()
     for plan in plans:
@@ -140,13 +140,15 @@ def test_stored_doses_are_the_calendar_engines_for_the_doses_given(clinic, db, k
             if computed.status == "given":
                 assert (stored.status, stored.given_on) == ("given", computed.date)
             else:
-                assert stored.status != "given" and stored.given_on is None
+                assert stored.status != "given"
+                assert stored.given_on is None
             statuses.add((plan.status, stored.status))
         assert [a.planned_dose_id for a in given] == [d.id for d in doses[: len(given)]]
-    assert ("active", "scheduled") in statuses and ("active", "planned") in statuses
+    assert ("active", "scheduled") in statuses
+    assert ("active", "planned") in statuses
 
 
-def test_no_chair_ever_holds_two_appointments_at_once(clinic, db):
+def test_no_chair_ever_holds_two_appointments_at_once(db):
     appointments = db.scalars(
         select(Appointment).order_by(Appointment.chair_id, Appointment.starts_at)
     ).all()
@@ -156,11 +158,12 @@ def test_no_chair_ever_holds_two_appointments_at_once(clinic, db):
             assert first.ends_at <= second.starts_at
     for a in appointments:
         dose = db.get(PlannedDose, a.planned_dose_id)
-        assert dose.status == "scheduled" and dose.patient_id == a.patient_id
+        assert dose.status == "scheduled"
+        assert dose.patient_id == a.patient_id
         assert a.site_id == db.get(Patient, a.patient_id).home_site_id
 
 
-def test_the_projections_are_what_the_engines_compute(clinic, db, kb):
+def test_the_projections_are_what_the_engines_compute(db, kb):
     for patient in db.scalars(select(Patient).order_by(Patient.id)):
         state = build_patient_state(db, kb, patient)
         expected = [
@@ -209,7 +212,7 @@ def test_the_summary_counts_what_was_written(clinic, db):
     assert clinic.summary["parameters"]["visit_shares"]["source"].startswith("infusion-scheduling")
 
 
-def test_one_audit_event_records_the_build(clinic, db):
+def test_one_audit_event_records_the_build(db):
     events = db.scalars(select(AuditEvent).where(AuditEvent.action == "demo-data")).all()
     assert len(events) == 1
     assert db.scalar(select(func.count()).select_from(AuditEvent)) == 1
@@ -235,7 +238,8 @@ def test_the_same_seed_builds_the_same_clinic_and_another_seed_another(
 ):
     build_demo_clinic(session, ctx, patients=25, seed=3, sites=2, chairs_per_site=3)
     first = _dump(session)
-    assert first["patients"] and first["appointments"]
+    assert first["patients"]
+    assert first["appointments"]
     clear_clinic(session, ctx)
     assert not _dump(session)["patients"]
     build_demo_clinic(session, ctx, patients=25, seed=3, sites=2, chairs_per_site=3)
@@ -243,7 +247,8 @@ def test_the_same_seed_builds_the_same_clinic_and_another_seed_another(
     clear_clinic(session, ctx)
     build_demo_clinic(session, ctx, patients=25, seed=4, sites=2, chairs_per_site=3)
     other = _dump(session)
-    assert other["patients"] != first["patients"] and other["labs"] != first["labs"]
+    assert other["patients"] != first["patients"]
+    assert other["labs"] != first["labs"]
 
 
 def test_clearing_keeps_the_audit_log(session: Session, ctx: ServiceContext):
@@ -271,4 +276,5 @@ def test_worker_processes_build_the_same_clinic(tmp_path, sqlite_template):
 def test_a_build_on_another_day_is_another_clinic(session: Session):
     build_demo_clinic(session, make_ctx(today=date(2026, 6, 1)), patients=3)
     first_plan = session.scalars(select(TreatmentPlan).order_by(TreatmentPlan.id)).first()
-    assert first_plan is not None and first_plan.starts_on < date(2026, 6, 1)
+    assert first_plan is not None
+    assert first_plan.starts_on < date(2026, 6, 1)

@@ -119,14 +119,17 @@ class TestReactions:
             )
             if plan is not None:
                 break
-        assert plan is not None and patient is not None
+        assert plan is not None
+        assert patient is not None
         last = plan.administrations[-1]
-        assert last.grade == 4 and last.outcome == "discontinued"
+        assert last.grade == 4
+        assert last.outcome == "discontinued"
         assert plan.status == "stopped"
         assert plan.stopped_on == last.given_on
         assert plan.stop_reason == "discontinued after a grade 4 infusion reaction"
         pending = [d for d in plan.doses if d.status != "given"]
-        assert pending and all(d.status == "held" and d.reason == plan.stop_reason for d in pending)
+        assert pending
+        assert all(d.status == "held" and d.reason == plan.stop_reason for d in pending)
         assert any(
             c.condition == f"life_threatening_irr:{plan.agent}" and c.onset == last.given_on
             for c in patient.conditions

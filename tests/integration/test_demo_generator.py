@@ -8,6 +8,7 @@ import random
 import re
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +205,11 @@ def test_a_patient_is_the_same_whatever_else_is_generated(kb):
     assert first.monitoring == again.monitoring
     other_day = patient_generator(kb, date(2026, 11, 25), seed=2).generate(17)
     assert other_day.state != first.state or other_day.monitoring != first.monitoring
+
+
+def test_every_generator_parameter_is_documented_with_its_source():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "demo-clinic.md").read_text("utf-8")
+    described = DemoParameters().describe()
+    for name, entry in described.items():
+        assert f"`{name}`" in text, name
+        assert entry["source"]

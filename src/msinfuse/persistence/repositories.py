@@ -489,3 +489,43 @@ def database_size_bytes(session: Session) -> int | None:
         size = session.scalar(text("PRAGMA page_size")) or 0
         return int(pages) * int(size)
     return None
+
+
+# ------------------------------------------------------------------ per-patient reads
+# (the naive per-patient loops the worklist benchmark compares the set-based worklists with)
+
+
+def patient_ids(session: Session) -> Sequence[int]:
+    """Every patient id, ascending."""
+    return session.scalars(select(Patient.id).order_by(Patient.id)).all()
+
+
+def appointments_of_patient(session: Session, patient_id: int) -> Sequence[Appointment]:
+    """A patient's appointments, by start."""
+    return session.scalars(
+        select(Appointment)
+        .where(Appointment.patient_id == patient_id)
+        .order_by(Appointment.starts_at, Appointment.id)
+    ).all()
+
+
+def doses_of_patient(session: Session, patient_id: int) -> Sequence[PlannedDose]:
+    """Every planned dose of a patient (all plans), by plan and number."""
+    return session.scalars(
+        select(PlannedDose)
+        .where(PlannedDose.patient_id == patient_id)
+        .order_by(PlannedDose.plan_id, PlannedDose.number)
+    ).all()
+
+
+def latest_check_on(session: Session, patient_id: int, agent: str, day: date) -> CheckResult | None:
+    """The patient's most recent stored check for ``agent`` dated ``day``."""
+    return session.scalars(
+        select(CheckResult)
+        .where(
+            CheckResult.patient_id == patient_id,
+            CheckResult.agent == agent,
+            CheckResult.check_date == day,
+        )
+        .order_by(CheckResult.id.desc())
+    ).first()

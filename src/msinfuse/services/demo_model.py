@@ -151,7 +151,8 @@ def reaction_model(agent: Agent, params: DemoParameters) -> ReactionModel:
     if serious is not None and serious.percent is not None and share > 0:
         serious_share = min(1.0, serious.percent / 100 / share * params.serious_share_multiplier)
         sources.append(serious.citation_text())
-    return ReactionModel(agent.id, share, serious_share, "; ".join(sources))
+    cited = dict.fromkeys(part for text in sources for part in text.split("; "))
+    return ReactionModel(agent.id, share, serious_share, "; ".join(cited))
 
 
 @dataclass(frozen=True, slots=True)

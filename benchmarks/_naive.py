@@ -49,7 +49,8 @@ def today(session: Session, ids: Iterable[int], day: date) -> list[dict[str, Any
             dose = session.get(PlannedDose, a.planned_dose_id) if a.planned_dose_id else None
             site = session.get(Site, a.site_id)
             chair = session.get(Chair, a.chair_id)
-            assert site is not None and chair is not None
+            assert site is not None
+            assert chair is not None
             check = repo.latest_check_on(session, pid, dose.agent, day) if dose else None
             out.append(
                 {

@@ -205,6 +205,31 @@ def test_the_worklists_have_work(clinic, db):
     assert any(r["late"] for r in adherence)
 
 
+def test_adherence_counts_the_late_doses_of_each_month(clinic, db):
+    start, end = date(2025, 11, 24), TODAY
+    months: dict[tuple[str, str], list[int]] = {}
+    for dose in db.scalars(select(PlannedDose).where(PlannedDose.status == "given")):
+        if start <= dose.given_on <= end:
+            key = (dose.agent, dose.given_on.strftime("%Y-%m"))
+            months.setdefault(key, []).append((dose.given_on - dose.planned_on).days)
+    expected = []
+    for (agent, month), lateness in sorted(months.items()):
+        late = [d for d in lateness if d > 0]
+        expected.append(
+            {
+                "agent": agent,
+                "month": month,
+                "given": len(lateness),
+                "late": len(late),
+                "mean_days_late": round(sum(late) / len(late), 1) if late else None,
+                "max_days_late": max(late) if late else None,
+            }
+        )
+    assert worklists.adherence(db, clinic.ctx, start, end) == expected
+    site = worklists.adherence(db, clinic.ctx, start, end, site="MAIN")
+    assert 0 < sum(r["given"] for r in site) < sum(r["given"] for r in expected)
+
+
 def test_the_summary_counts_what_was_written(clinic, db):
     counts = repo.table_row_counts(db)
     for name, written in clinic.summary["rows"].items():

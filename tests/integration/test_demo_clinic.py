@@ -261,6 +261,7 @@ def _dump(session: Session) -> dict[str, list[tuple[Any, ...]]]:
 def test_the_same_seed_builds_the_same_clinic_and_another_seed_another(
     session: Session, ctx: ServiceContext
 ):
+    clear_clinic(session, ctx)  # other tests may have committed rows to the shared database
     build_demo_clinic(session, ctx, patients=25, seed=3, sites=2, chairs_per_site=3)
     first = _dump(session)
     assert first["patients"]
@@ -277,11 +278,14 @@ def test_the_same_seed_builds_the_same_clinic_and_another_seed_another(
 
 
 def test_clearing_keeps_the_audit_log(session: Session, ctx: ServiceContext):
+    clear_clinic(session, ctx)
+    before = session.scalar(select(func.count()).select_from(AuditEvent))
     build_demo_clinic(session, ctx, patients=5)
     cleared = clear_clinic(session, ctx)
     assert cleared["patients"] == 5
     actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
-    assert actions == ["demo-data", "demo-data-clear"]
+    assert len(actions) == before + 2
+    assert actions[-2:] == ["demo-data", "demo-data-clear"]
 
 
 def test_worker_processes_build_the_same_clinic(tmp_path, sqlite_template):
@@ -298,7 +302,8 @@ def test_worker_processes_build_the_same_clinic(tmp_path, sqlite_template):
     assert dumps[0] == dumps[1]
 
 
-def test_a_build_on_another_day_is_another_clinic(session: Session):
+def test_a_build_on_another_day_is_another_clinic(session: Session, ctx: ServiceContext):
+    clear_clinic(session, ctx)
     build_demo_clinic(session, make_ctx(today=date(2026, 6, 1)), patients=3)
     first_plan = session.scalars(select(TreatmentPlan).order_by(TreatmentPlan.id)).first()
     assert first_plan is not None

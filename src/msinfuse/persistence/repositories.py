@@ -273,9 +273,13 @@ def list_users(session: Session) -> Sequence[User]:
 
 
 def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
-    """The rows of ``query`` as dicts keyed by column label (cheaper than ``row._mapping``
-    for the tens of thousands of rows a clinic-wide worklist can hold)."""
-    result = session.execute(query)
+    """The rows of ``query`` as dicts keyed by column label.
+
+    A clinic-wide worklist can hold tens of thousands of rows: the query runs on the
+    session's connection (after the flush the ORM would do), without the ORM's per-row
+    result machinery, and each row becomes a plain dict."""
+    session.flush()
+    result = session.connection().execute(query)
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 

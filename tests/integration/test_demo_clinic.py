@@ -295,7 +295,7 @@ def test_worker_processes_build_the_same_clinic(tmp_path, sqlite_template):
         target.write_bytes(sqlite_template.read_bytes())
         engine = make_engine(f"sqlite:///{target}")
         with session_scope(session_factory(engine)) as session:
-            build_demo_clinic(session, make_ctx(), patients=150, seed=9, workers=workers)
+            build_demo_clinic(session, make_ctx(), patients=110, seed=9, workers=workers)
         with Session(engine) as session:
             dumps.append(_dump(session))
         engine.dispose()

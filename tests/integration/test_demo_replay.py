@@ -140,6 +140,24 @@ def _replay(session: Session, patient: GenPatient, gen: GenPlan) -> int:
     return plan_id
 
 
+DOSE_FIELDS = (
+    "number",
+    "course",
+    "course_day",
+    "kind",
+    "planned_on",
+    "earliest_on",
+    "dose_mg",
+    "status",
+    "given_on",
+    "reason",
+)
+
+
+def _dose(dose: Any) -> tuple[Any, ...]:
+    return tuple(getattr(dose, name) for name in DOSE_FIELDS)
+
+
 @pytest.mark.parametrize(
     "case",
     [*CASES, "grade 4 reaction"],
@@ -150,35 +168,7 @@ def test_replaying_a_generated_plan_through_the_services_stores_the_same_plan(
     patient, gen = cases[case]
     plan_id = _replay(session, patient, gen)
     stored = repo.doses_of_plan(session, plan_id)
-    assert [
-        (
-            d.number,
-            d.course,
-            d.course_day,
-            d.kind,
-            d.planned_on,
-            d.earliest_on,
-            d.dose_mg,
-            d.status,
-            d.given_on,
-            d.reason,
-        )
-        for d in stored
-    ] == [
-        (
-            d.number,
-            d.course,
-            d.course_day,
-            d.kind,
-            d.planned_on,
-            d.earliest_on,
-            d.dose_mg,
-            d.status,
-            d.given_on,
-            d.reason,
-        )
-        for d in gen.doses
-    ]
+    assert [_dose(d) for d in stored] == [_dose(d) for d in gen.doses]
     row = session.get(TreatmentPlan, plan_id)
     assert row is not None
     assert (row.status, row.protocol, row.stopped_on, row.stop_reason) == (

@@ -59,6 +59,10 @@ fix: $(STAMP)
 docs: $(STAMP)
 	$(RUN) python -m msinfuse.docsgen
 
+.PHONY: bench-worklists
+bench-worklists: $(STAMP)
+	$(RUN) python -m benchmarks.worklists $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, exists, extract, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from msinfuse.errors import NotFound
@@ -274,6 +274,18 @@ def list_users(session: Session) -> Sequence[User]:
 # ---------------------------------------------------------------------------- worklists
 
 
+def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
+    """The rows of ``query`` as dicts keyed by column label.
+
+    A clinic-wide worklist can hold tens of thousands of rows: the query runs on the
+    session's connection (after the flush the ORM would do), without the ORM's per-row
+    result machinery, and each row becomes a plain dict."""
+    session.flush()
+    result = session.connection().execute(query)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 def worklist_today(session: Session, day: date, site_id: int | None) -> list[dict[str, Any]]:
     """Today's appointments per site and chair, with each patient's latest check decision."""
     start = datetime.combine(day, datetime.min.time())
@@ -327,7 +339,7 @@ def worklist_today(session: Session, day: date, site_id: int | None) -> list[dic
     )
     if site_id is not None:
         query = query.where(Appointment.site_id == site_id)
-    return [dict(row._mapping) for row in session.execute(query)]
+    return _dicts(session, query)
 
 
 def worklist_due(session: Session, until: date, site_id: int | None) -> list[dict[str, Any]]:
@@ -365,7 +377,7 @@ def worklist_due(session: Session, until: date, site_id: int | None) -> list[dic
     )
     if site_id is not None:
         query = query.where(Patient.home_site_id == site_id)
-    return [dict(row._mapping) for row in session.execute(query)]
+    return _dicts(session, query)
 
 
 def worklist_monitoring(session: Session, until: date, site_id: int | None) -> list[dict[str, Any]]:
@@ -397,7 +409,7 @@ def worklist_monitoring(session: Session, until: date, site_id: int | None) -> l
     )
     if site_id is not None:
         query = query.where(Patient.home_site_id == site_id)
-    return [dict(row._mapping) for row in session.execute(query)]
+    return _dicts(session, query)
 
 
 def worklist_pml(session: Session, site_id: int | None) -> list[dict[str, Any]]:
@@ -426,38 +438,128 @@ def worklist_pml(session: Session, site_id: int | None) -> list[dict[str, Any]]:
     )
     if site_id is not None:
         query = query.where(Patient.home_site_id == site_id)
-    return [dict(row._mapping) for row in session.execute(query)]
+    return _dicts(session, query)
 
 
 def worklist_adherence(
     session: Session, start: date, end: date, site_id: int | None
 ) -> list[dict[str, Any]]:
     """Doses given in ``[start, end]`` per agent and month: how many, how many late, and by
-    how many days (mean and maximum over the late ones)."""
+    how many days (mean and maximum over the late ones).
+
+    The database aggregates per day and agent, reading ``ix_planned_doses_status_given`` in
+    its own order (no sort); the days are then summed into months here. Days late are only
+    computed for the late doses.
+    """
+    late = PlannedDose.given_on > PlannedDose.planned_on
     late_days = days_between(PlannedDose.given_on, PlannedDose.planned_on)
-    is_late = case((late_days > 0, 1), else_=0)
-    year = extract("year", PlannedDose.given_on)
-    month = extract("month", PlannedDose.given_on)
     query = (
         select(
+            PlannedDose.given_on,
             PlannedDose.agent,
-            year.label("year"),
-            month.label("month"),
             func.count().label("given"),
-            func.sum(is_late).label("late"),
-            func.avg(case((late_days > 0, late_days), else_=None)).label("mean_days_late"),
-            func.max(case((late_days > 0, late_days), else_=None)).label("max_days_late"),
+            func.sum(case((late, 1), else_=0)).label("late"),
+            func.sum(case((late, late_days), else_=0)).label("days_late"),
+            func.max(case((late, late_days), else_=None)).label("max_days_late"),
         )
-        .join(Patient, Patient.id == PlannedDose.patient_id)
         .where(
             PlannedDose.status == "given",
             PlannedDose.given_on.is_not(None),
             PlannedDose.given_on >= start,
             PlannedDose.given_on <= end,
         )
-        .group_by(PlannedDose.agent, year, month)
-        .order_by(PlannedDose.agent, year, month)
+        .group_by(PlannedDose.given_on, PlannedDose.agent)
     )
     if site_id is not None:
-        query = query.where(Patient.home_site_id == site_id)
-    return [dict(row._mapping) for row in session.execute(query)]
+        query = query.join(Patient, Patient.id == PlannedDose.patient_id).where(
+            Patient.home_site_id == site_id
+        )
+    months: dict[tuple[str, int, int], list[int]] = {}
+    for day, agent, given, late_count, days, longest in session.execute(query):
+        totals = months.setdefault((agent, day.year, day.month), [0, 0, 0, 0])
+        totals[0] += int(given)
+        totals[1] += int(late_count or 0)
+        totals[2] += int(days or 0)
+        totals[3] = max(totals[3], int(longest or 0))
+    return [
+        {
+            "agent": agent,
+            "year": year,
+            "month": month,
+            "given": given,
+            "late": late_count,
+            "mean_days_late": days / late_count if late_count else None,
+            "max_days_late": longest if late_count else None,
+        }
+        for (agent, year, month), (given, late_count, days, longest) in sorted(months.items())
+    ]
+
+
+# ------------------------------------------------------------------------ demo clinic
+
+
+def count_rows(session: Session, model: type[Base]) -> int:
+    """How many rows a table holds."""
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def table_row_counts(session: Session) -> dict[str, int]:
+    """Rows per table (every mapped table), by table name."""
+    return {
+        name: session.scalar(select(func.count()).select_from(t)) or 0
+        for name, t in sorted(Base.metadata.tables.items())
+    }
+
+
+def database_size_bytes(session: Session) -> int | None:
+    """The size of the database on disk (PostgreSQL: the database; SQLite: the main file's
+    pages), or ``None`` when the backend cannot tell."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        size = session.scalar(text("SELECT pg_database_size(current_database())"))
+        return int(size) if size is not None else None
+    if dialect == "sqlite":
+        pages = session.scalar(text("PRAGMA page_count")) or 0
+        size = session.scalar(text("PRAGMA page_size")) or 0
+        return int(pages) * int(size)
+    return None
+
+
+# ------------------------------------------------------------------ per-patient reads
+# (the naive per-patient loops the worklist benchmark compares the set-based worklists with)
+
+
+def patient_ids(session: Session) -> Sequence[int]:
+    """Every patient id, ascending."""
+    return session.scalars(select(Patient.id).order_by(Patient.id)).all()
+
+
+def appointments_of_patient(session: Session, patient_id: int) -> Sequence[Appointment]:
+    """A patient's appointments, by start."""
+    return session.scalars(
+        select(Appointment)
+        .where(Appointment.patient_id == patient_id)
+        .order_by(Appointment.starts_at, Appointment.id)
+    ).all()
+
+
+def doses_of_patient(session: Session, patient_id: int) -> Sequence[PlannedDose]:
+    """Every planned dose of a patient (all plans), by plan and number."""
+    return session.scalars(
+        select(PlannedDose)
+        .where(PlannedDose.patient_id == patient_id)
+        .order_by(PlannedDose.plan_id, PlannedDose.number)
+    ).all()
+
+
+def latest_check_on(session: Session, patient_id: int, agent: str, day: date) -> CheckResult | None:
+    """The patient's most recent stored check for ``agent`` dated ``day``."""
+    return session.scalars(
+        select(CheckResult)
+        .where(
+            CheckResult.patient_id == patient_id,
+            CheckResult.agent == agent,
+            CheckResult.check_date == day,
+        )
+        .order_by(CheckResult.id.desc())
+    ).first()

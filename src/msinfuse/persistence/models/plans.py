@@ -47,6 +47,8 @@ class PlannedDose(Base):
     __table_args__ = (
         Index("ix_planned_doses_status_date", "status", "planned_on"),
         Index("ix_planned_doses_plan_number", "plan_id", "number"),
+        # The adherence worklist reads the doses given in a date range from this index alone.
+        Index("ix_planned_doses_status_given", "status", "given_on", "agent", "planned_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,15 +1,18 @@
 # msinfuse — the single entry point for people and CI.
 #
-#   make demo     run msinfuse on the embedded default (SQLite) and show the main job
+#   make demo     build the demo clinic (SQLite) and serve it at http://127.0.0.1:8000/
 #   make test     run the whole test suite
 #   make check    ruff (format + lint), mypy (strict on src/), import-linter, lock check
 #   make docs     regenerate the generated documentation from the data
+#   make bench-worklists | bench-api | bench-scheduling   benchmarks (docs/benchmarks.md)
 #
 # Works on a fresh machine that has only Python 3.11+ and make: uv is bootstrapped
 # from PyPI into .tools/ when it is not on PATH, and the virtual environment is
 # created from the committed lock.
 
 PYTHON ?= python3
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 8000
 UV_VERSION := 0.13.9
 SYSTEM_UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(SYSTEM_UV),)
@@ -40,7 +43,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	COLUMNS=$${COLUMNS:-160} $(RUN) msinfuse drugs list
-	COLUMNS=$${COLUMNS:-160} $(RUN) msinfuse drugs compare natalizumab ocrelizumab ublituximab alemtuzumab rituximab
+	COLUMNS=$${COLUMNS:-160} $(RUN) msinfuse serve --demo --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 test: $(STAMP)
 	$(RUN) pytest $(PYTEST_ARGS)

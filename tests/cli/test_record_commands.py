@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvicorn
 
-from msinfuse.config import get_settings
+from msinfuse.config import Settings, get_settings
+from msinfuse.domain.knowledge.loader import default_knowledge_base
+from msinfuse.persistence.engine import make_engine, session_factory, session_scope
+from msinfuse.services import auth, records
+from msinfuse.services.context import ServiceContext
 
 
 @pytest.fixture
@@ -128,3 +135,35 @@ class TestUsersAndAudit:
         later = run("audit", "export", "--since", "2999-01-01", "--json")
         assert later.json() == []
         assert run("audit", "export", "--since", "yesterday").code == 2
+
+
+class TestServeDemo:
+    def test_serve_demo_builds_a_fresh_clinic_with_demo_sign_ins_and_serves_it(
+        self, run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        served: dict[str, object] = {}
+        monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+        monkeypatch.setenv("MSINFUSE_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("MSINFUSE_DATABASE_URL", "sqlite:////nonexistent/elsewhere.db")
+        get_settings.cache_clear()
+        result = run("serve", "--demo", "--demo-patients", "20", "--port", "8765")
+        get_settings.cache_clear()
+        assert result.code == 0, result.err
+        assert served["port"] == 8765
+        assert served["app"] == "msinfuse.app:create_app_from_environment"
+        demo_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+        assert os.environ["MSINFUSE_DATABASE_URL"] == demo_url  # what the workers will read
+        assert "demo.nurse" in result.out
+        password = next(p for u, _, r, p in auth.DEMO_USERS if r == "nurse")
+        engine = make_engine(demo_url)
+        with session_scope(session_factory(engine)) as session:
+            issued = auth.sign_in(
+                session, Settings(), default_knowledge_base(), datetime.now(UTC),
+                "demo.nurse", password, "test",
+            )  # fmt: skip
+            ctx = ServiceContext(
+                default_knowledge_base(), issued.actor, issued.expires_at.date(), issued.expires_at
+            )
+            assert issued.actor.role == "nurse"
+            assert records.list_patients(session, ctx, limit=100)["total"] == 20
+        engine.dispose()

@@ -64,7 +64,35 @@ def demo_data_command(
 ) -> None:
     """Build a deterministic synthetic demo clinic (no real person's data) in the database."""
     day = parse_date(on, "--date") if on else date.today()
-    url = database_url()
+    out = build_demo(
+        database_url(),
+        patients=patients,
+        seed=seed,
+        sites=sites,
+        chairs=chairs,
+        day=day,
+        replace=replace,
+        workers=workers,
+    )
+    if json_:
+        emit_json(out)
+        return
+    print_summary(out)
+
+
+def build_demo(
+    url: str,
+    *,
+    patients: int,
+    seed: int,
+    sites: int,
+    chairs: int,
+    day: date,
+    replace: bool,
+    workers: int,
+) -> dict[str, Any]:
+    """Migrate the database at ``url`` and build the demo clinic into it, with a progress bar;
+    returns the summary."""
     upgrade(url)
     engine = make_engine(url)
     ctx = ServiceContext(knowledge(), SYSTEM, day, datetime.now(UTC))
@@ -105,13 +133,10 @@ def demo_data_command(
     out["seconds"] = round(seconds, 1)
     out["cleared_rows"] = sum(cleared.values())
     out["database_bytes"] = size["bytes"]
-    if json_:
-        emit_json(out)
-        return
-    _print_summary(out)
+    return out
 
 
-def _print_summary(out: dict[str, Any]) -> None:
+def print_summary(out: dict[str, Any]) -> None:
     rows = out["rows"]
     console.print(
         f"Built a demo clinic of {out['patients']} patients at {len(out['sites'])} site(s) "

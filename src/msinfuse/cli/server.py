@@ -9,6 +9,7 @@ import typer
 
 from msinfuse.cli.common import JsonOption, console, emit_json, table
 from msinfuse.cli.records import run
+from msinfuse.config import get_settings
 from msinfuse.services import audit, auth
 
 users_app = typer.Typer(help="Staff sign-ins and roles.", no_args_is_help=True)
@@ -143,17 +144,36 @@ def serve_command(
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="Worker processes (stateless).")
     ] = 1,
+    demo_: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Build the synthetic demo clinic into a fresh SQLite file first and serve it, "
+            "with one demo sign-in per role.",
+        ),
+    ] = False,
+    demo_patients: Annotated[
+        int, typer.Option("--demo-patients", min=1, help="Patients in the demo clinic.")
+    ] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the demo clinic.")] = 1,
 ) -> None:
     """Run the server (API, FHIR and web UI) with uvicorn."""
+    import os
+
     import uvicorn
 
     from msinfuse.cli.records import database_url
     from msinfuse.persistence.migrate import upgrade
 
-    upgrade(database_url())
-    console.print(
-        f"msinfuse serving on http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)"
-    )
+    if demo_:
+        url = _fresh_demo(demo_patients, seed)
+        os.environ["MSINFUSE_DATABASE_URL"] = url  # the workers read their settings from here
+        get_settings.cache_clear()
+    else:
+        upgrade(database_url())
+    address = f"http://{host}:{port}/"
+    console.print(f"msinfuse serving on {address}  (API docs: {address}api/v1/docs)")
+    console.print("Decision support only: verify every output against the prescribing information.")
     uvicorn.run(
         "msinfuse.app:create_app_from_environment",
         factory=True,
@@ -163,3 +183,47 @@ def serve_command(
         access_log=False,  # our middleware logs route templates, never raw paths with ids
         log_level="warning",
     )
+
+
+def _fresh_demo(patients: int, seed: int) -> str:
+    """Build the demo clinic into a new SQLite file; print the demo sign-ins; return its URL."""
+    from datetime import UTC, date, datetime
+
+    from msinfuse.cli.common import knowledge
+    from msinfuse.cli.demo import build_demo, print_summary
+    from msinfuse.persistence.engine import make_engine, session_factory, session_scope
+    from msinfuse.services.context import SYSTEM, ServiceContext
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "demo.sqlite3"
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    out = build_demo(
+        url,
+        patients=patients,
+        seed=seed,
+        sites=1,
+        chairs=12,
+        day=date.today(),
+        replace=False,
+        workers=0,
+    )
+    print_summary(out)
+    engine = make_engine(url)
+    try:
+        with session_scope(session_factory(engine)) as session:
+            ctx = ServiceContext(knowledge(), SYSTEM, date.today(), datetime.now(UTC))
+            users = auth.ensure_demo_users(session, ctx)
+    finally:
+        engine.dispose()
+    console.print(
+        table(
+            "Demo sign-ins (synthetic clinic; never use these accounts with real data)",
+            ["Username", "Role", "Password"],
+            users,
+        )
+    )
+    console.print(f"Demo database: {path}")
+    return url

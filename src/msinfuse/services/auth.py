@@ -326,12 +326,12 @@ def active_tokens(session: Session, ctx: ServiceContext, username: str) -> Seque
 
 #: Sign-ins of the demo clinic (never use these outside a demo).
 DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
-    ("admin", "Demo Administrator", "admin", "Demo-admin-2026!"),
-    ("nurse", "Demo Infusion Nurse", "nurse", "Demo-nurse-2026!"),
-    ("prescriber", "Demo Neurologist", "prescriber", "Demo-prescriber-2026!"),
-    ("pharmacist", "Demo Pharmacist", "pharmacist", "Demo-pharmacist-2026!"),
-    ("scheduler", "Demo Scheduler", "scheduler", "Demo-scheduler-2026!"),
-    ("viewer", "Demo Viewer", "viewer", "Demo-viewer-2026!"),
+    ("demo.admin", "Demo Administrator", "admin", "Infuse-Admin-2026!"),
+    ("demo.nurse", "Demo Infusion Nurse", "nurse", "Infuse-Nurse-2026!"),
+    ("demo.prescriber", "Demo Neurologist", "prescriber", "Infuse-Prescriber-2026!"),
+    ("demo.pharmacist", "Demo Pharmacist", "pharmacist", "Infuse-Pharmacist-2026!"),
+    ("demo.scheduler", "Demo Scheduler", "scheduler", "Infuse-Scheduler-2026!"),
+    ("demo.viewer", "Demo Viewer", "viewer", "Infuse-Viewer-2026!"),
 )
 
 

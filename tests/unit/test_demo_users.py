@@ -9,6 +9,7 @@ from msinfuse.services.auth import DEMO_USERS, ROLES, password_problem
 
 @pytest.mark.parametrize(("username", "full_name", "role", "password"), DEMO_USERS)
 def test_every_demo_password_meets_the_strength_rules(username, full_name, role, password):
+    assert full_name.startswith("Demo ")
     assert password_problem(password, username) is None
     assert role in ROLES
 

@@ -23,6 +23,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -94,6 +95,9 @@ def msinfuse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 @contextlib.contextmanager
 def server(env: dict[str, str], port: int, workers: int) -> Iterator[str]:
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's lifetime
+        "w+", prefix="msinfuse-server-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(
         [
             sys.executable,
@@ -106,12 +110,12 @@ def server(env: dict[str, str], port: int, workers: int) -> Iterator[str]:
             str(workers),
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 if httpx.get(base + API + "/health", timeout=1).status_code == 200:
@@ -119,7 +123,8 @@ def server(env: dict[str, str], port: int, workers: int) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the server did not start")
+                log.seek(0)
+                raise RuntimeError("the server did not start:\n" + log.read()[-3000:])
             time.sleep(0.3)
         yield base
     finally:

@@ -7,9 +7,11 @@ ASGI application, behind the security middleware.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,8 +30,19 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     """The whole server for ``settings`` (``clock`` replaces the wall clock in tests)."""
     configure_logging(settings.log_level)
     runtime = Runtime.create(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Request handlers and their session dependencies run in this thread pool; keeping it
+        # no larger than the connection pool means a thread never waits for a connection
+        # held by a request whose clean-up needs a thread (a deadlock under load).
+        to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
+        yield
+        runtime.engine.dispose()
+
     root = FastAPI(
         title="msinfuse",
+        lifespan=lifespan,
         version=msinfuse.__version__,
         docs_url=None,
         redoc_url=None,

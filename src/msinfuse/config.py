@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=5_000_000, ge=1024, description="Largest request body accepted."
     )
+    http_threads: int = Field(
+        default=16,
+        ge=1,
+        le=200,
+        description="Request threads per server process; the database pool holds as many "
+        "connections, so a request never waits for a connection held by another.",
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set behind HTTPS)."
     )

@@ -28,7 +28,12 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Runtime:
         """Build the runtime for ``settings`` (``clock`` replaces the wall clock in tests)."""
-        engine = make_engine(settings.effective_database_url())
+        engine = make_engine(
+            settings.effective_database_url(),
+            pool_size=settings.http_threads,
+            max_overflow=4,
+            pool_timeout=15,
+        )
         runtime = cls(settings, engine, session_factory(engine), default_knowledge_base())
         if clock is not None:
             runtime.clock = clock

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,10 +32,6 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Request handlers and their session dependencies run in this thread pool; keeping it
-        # no larger than the connection pool means a thread never waits for a connection
-        # held by a request whose clean-up needs a thread (a deadlock under load).
-        to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
         yield
         runtime.engine.dispose()
 

@@ -43,12 +43,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=5_000_000, ge=1024, description="Largest request body accepted."
     )
-    http_threads: int = Field(
-        default=16,
+    db_pool_size: int = Field(
+        default=10,
         ge=1,
         le=200,
-        description="Request threads per server process; the database pool holds as many "
-        "connections, so a request never waits for a connection held by another.",
+        description="Database connections per server process. At most this many requests "
+        "hold a transaction at once; the others wait for a free one without holding a thread.",
     )
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set behind HTTPS)."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.api.conftest import Api
 
 SCREENING = [
@@ -285,6 +286,15 @@ class TestErrors:
         response = api.get("/patients/999999")
         assert response.status_code == 404
         assert response.json() == {"error": "NotFound", "detail": response.json()["detail"]}
+
+    @pytest.mark.parametrize("ident", ["0", "-3", str(2**31), str(2**63)])
+    def test_an_identifier_no_row_can_have_is_404_not_a_driver_error(self, api: Api, ident: str):
+        for path in (f"/patients/{ident}", f"/patients/{ident}/monitoring"):
+            response = api.get(path)
+            assert response.status_code == 404, path
+        moved = api.patch(f"/appointments/{ident}", role="scheduler", json={"chair_id": 2**40})
+        assert moved.status_code == 422
+        assert {".".join(map(str, p["loc"])) for p in moved.json()["problems"]} == {"body.chair_id"}
 
     def test_payload_validation_is_422_naming_fields_not_values(self, api: Api):
         secret = "Zyxwvut-Private-Name"

@@ -230,6 +230,21 @@ class TestHttpLayer:
         }
         assert "Diaz" not in response.text
 
+    def test_a_write_is_acknowledged_only_after_its_commit(
+        self, sqlite_api: Api, monkeypatch: pytest.MonkeyPatch
+    ):
+        from sqlalchemy.orm import Session
+
+        def failing_commit(self: Session) -> None:  # noqa: ARG001 - replaces a method
+            raise RuntimeError("the disk is full")
+
+        body = {"mrn": "C9", "given_name": "Ana", "family_name": "Diaz", "sex": "female"}
+        with monkeypatch.context() as patch:
+            patch.setattr(Session, "commit", failing_commit)
+            response = sqlite_api.post("/patients", json=body)
+        assert response.status_code == 500  # never a 201 for a write that was not stored
+        assert sqlite_api.ok(sqlite_api.get("/patients"))["total"] == 0
+
     def test_logs_name_route_templates_never_record_ids_or_names(self, sqlite_api: Api):
         seen: list[str] = []
         handler = logging.Handler(logging.DEBUG)

@@ -7,14 +7,15 @@ cookie, in which case every state-changing request must carry the session's CSRF
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from msinfuse.http.runtime import Runtime
-from msinfuse.persistence.engine import session_scope
 from msinfuse.services import auth
 from msinfuse.services.context import Actor, ServiceContext, require
 
@@ -33,10 +34,31 @@ def runtime(request: Request) -> Runtime:
     return value
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler succeeds."""
-    with session_scope(runtime(request).sessions) as session:
-        yield session
+async def _db_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request, committed before the response is sent.
+
+    At most ``db_pool_size`` requests hold a transaction at once; the others wait here without
+    holding a worker thread. Commit, rollback and close run on threads reserved for finishing,
+    so a finished request never waits for a thread behind requests that wait for its
+    connection (which would deadlock under load).
+    """
+    rt = runtime(request)
+    async with rt.transactions:
+        session = rt.sessions()
+        try:
+            yield session
+            await to_thread.run_sync(session.commit, limiter=rt.finishers)
+        except BaseException:
+            await to_thread.run_sync(session.rollback, limiter=rt.finishers)
+            raise
+        finally:
+            await to_thread.run_sync(session.close, limiter=rt.finishers)
+
+
+#: The request's database session. Every route and dependency uses this one marker, so a
+#: request has one session, and it ends (commit or rollback) before the response is sent.
+DB: Any = Depends(_db_session, scope="function")
+db_session = _db_session
 
 
 def client_address(request: Request) -> str:
@@ -63,7 +85,7 @@ async def _csrf_from_form(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def caller(request: Request, session: Session = Depends(db_session)) -> Caller:
+async def caller(request: Request, session: Session = DB) -> Caller:
     """The signed-in caller, from a bearer token or the session cookie (with CSRF check)."""
     header = request.headers.get("authorization", "")
     now = runtime(request).now()

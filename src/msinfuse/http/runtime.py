@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from anyio import CapacityLimiter
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,17 +25,28 @@ class Runtime:
     sessions: sessionmaker[Session]
     kb: KnowledgeBase
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: One slot per pooled connection: a request waits here (without a thread) for its turn.
+    transactions: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(1))
+    #: Threads that only finish transactions, so finishing never waits behind new requests.
+    finishers: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(1))
 
     @classmethod
     def create(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Runtime:
         """Build the runtime for ``settings`` (``clock`` replaces the wall clock in tests)."""
         engine = make_engine(
             settings.effective_database_url(),
-            pool_size=settings.http_threads,
-            max_overflow=4,
-            pool_timeout=15,
+            pool_size=settings.db_pool_size,
+            max_overflow=0,
+            pool_timeout=30,
         )
-        runtime = cls(settings, engine, session_factory(engine), default_knowledge_base())
+        runtime = cls(
+            settings,
+            engine,
+            session_factory(engine),
+            default_knowledge_base(),
+            transactions=CapacityLimiter(settings.db_pool_size),
+            finishers=CapacityLimiter(settings.db_pool_size),
+        )
         if clock is not None:
             runtime.clock = clock
         return runtime

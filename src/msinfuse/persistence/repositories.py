@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from pydantic import Field
 from sqlalchemy import and_, case, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
@@ -42,9 +43,20 @@ from msinfuse.persistence.sqlfunc import days_between
 M = TypeVar("M", bound=Base)
 
 
+#: The largest primary key any supported backend stores (PostgreSQL ``integer``).
+MAX_ID = 2**31 - 1
+
+#: An identifier in a request body: positive and storable.
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 def get_or_raise(session: Session, model: type[M], ident: int, what: str) -> M:
-    """The row with primary key ``ident``, or :class:`NotFound` naming ``what``."""
-    row = session.get(model, ident)
+    """The row with primary key ``ident``, or :class:`NotFound` naming ``what``.
+
+    An identifier outside the storable range cannot name a row, so it is not found
+    rather than an error from the database driver.
+    """
+    row = session.get(model, ident) if 1 <= ident <= MAX_ID else None
     if row is None:
         raise NotFound(f"{what} {ident} not found")
     return row

@@ -21,6 +21,7 @@ from msinfuse.persistence.models import (
     Site,
     TreatmentPlan,
 )
+from msinfuse.persistence.repositories import RecordId
 from msinfuse.services import audit
 from msinfuse.services.context import ServiceContext, require
 from msinfuse.services.records import validate
@@ -32,13 +33,13 @@ class AppointmentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    patient_id: int
-    chair_id: int
+    patient_id: RecordId
+    chair_id: RecordId
     starts_at: datetime
     ends_at: datetime | None = Field(
         default=None, description="Default: the dose's chair time from its rate plan."
     )
-    planned_dose_id: int | None = None
+    planned_dose_id: RecordId | None = None
     notes: str | None = Field(default=None, max_length=500)
 
 

@@ -31,6 +31,7 @@ from msinfuse.persistence.models import (
     TreatmentPlan,
     VitalSign,
 )
+from msinfuse.persistence.repositories import RecordId
 from msinfuse.services import audit
 from msinfuse.services.checks import stored_check_json
 from msinfuse.services.context import ServiceContext, require
@@ -84,10 +85,10 @@ class ReactionIn(_In):
 class AdministrationCreate(_In):
     """An infusion given."""
 
-    planned_dose_id: int | None = None
-    plan_id: int | None = None
-    check_id: int | None = Field(default=None, description="The cleared pre-infusion check.")
-    appointment_id: int | None = None
+    planned_dose_id: RecordId | None = None
+    plan_id: RecordId | None = None
+    check_id: RecordId | None = Field(default=None, description="The cleared pre-infusion check.")
+    appointment_id: RecordId | None = None
     started_at: datetime
     ended_at: datetime | None = None
     observation_until: datetime | None = None

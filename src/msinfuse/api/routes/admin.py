@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from msinfuse.api import schemas
 from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
-from msinfuse.http.deps import Permission, db_session
+from msinfuse.http.deps import DB, Permission
 from msinfuse.services import audit, auth
 from msinfuse.services.auth import UserCreate
 from msinfuse.services.context import ServiceContext
@@ -31,7 +31,7 @@ class NewPassword(BaseModel):
 def list_users(
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = USERS,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Every user."""
     return paginate(auth.list_users(session, ctx), page)
@@ -39,7 +39,7 @@ def list_users(
 
 @router.post("/users", response_model=schemas.User, status_code=201, responses=ERRORS)
 def create_user(
-    body: UserCreate, ctx: ServiceContext = USERS, session: Session = Depends(db_session)
+    body: UserCreate, ctx: ServiceContext = USERS, session: Session = DB
 ) -> dict[str, Any]:
     """Create a user (a strong password is required)."""
     return auth.create_user(session, ctx, body)
@@ -47,7 +47,7 @@ def create_user(
 
 @router.post("/users/{username}/disable", response_model=schemas.User, responses=ERRORS)
 def disable_user(
-    username: str, ctx: ServiceContext = USERS, session: Session = Depends(db_session)
+    username: str, ctx: ServiceContext = USERS, session: Session = DB
 ) -> dict[str, Any]:
     """Disable a user and revoke their tokens and sessions."""
     return auth.disable_user(session, ctx, username)
@@ -58,7 +58,7 @@ def reset_password(
     username: str,
     body: NewPassword,
     ctx: ServiceContext = USERS,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Set a new password (clears a lock-out, revokes tokens)."""
     return auth.reset_password(session, ctx, username, body.password)
@@ -69,7 +69,7 @@ def audit_events(
     since: datetime = Query(),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = Depends(Permission("audit.read")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Audit events since a moment (ISO 8601), oldest first unless sorted."""
     return paginate(audit.export(session, ctx, since), page)

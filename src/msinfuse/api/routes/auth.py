@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.orm import Session
 
 from msinfuse.api import schemas
-from msinfuse.http.deps import Caller, caller, client_address, db_session, runtime, service_context
+from msinfuse.http.deps import DB, Caller, caller, client_address, runtime, service_context
 from msinfuse.services import auth
 from msinfuse.services.context import ServiceContext
 
@@ -30,7 +30,7 @@ def token(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=80)],
     password: Annotated[str, Form(min_length=1, max_length=256)],
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> schemas.Token:
     """Sign in with username and password (form fields) and get a bearer token."""
     rt = runtime(request)
@@ -55,7 +55,7 @@ def token(
 def revoke(
     who: Caller = Depends(caller),
     ctx: ServiceContext = Depends(service_context),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> None:
     """Revoke the token (or session) used for this request."""
     auth.revoke(session, ctx, who.token_id)

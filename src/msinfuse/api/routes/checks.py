@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from msinfuse.api import schemas
 from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
-from msinfuse.http.deps import Permission, db_session
+from msinfuse.http.deps import DB, Permission
+from msinfuse.persistence.repositories import RecordId
 from msinfuse.services import checks, infusions
 from msinfuse.services.context import ServiceContext
 from msinfuse.services.infusions import AdministrationCreate
@@ -28,7 +29,7 @@ class CheckRun(BaseModel):
     date: dt.date | None = None
     protocol: Literal["standard", "shorter"] = "standard"
     planned_infusion_minutes: float | None = Field(default=None, gt=0)
-    planned_dose_id: int | None = None
+    planned_dose_id: RecordId | None = None
 
 
 class Acknowledge(BaseModel):
@@ -54,7 +55,7 @@ def run_check(
     patient_id: int,
     body: CheckRun,
     ctx: ServiceContext = Depends(Permission("checks.run")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Run the pre-infusion check and store it as shown."""
     return checks.run_check(
@@ -76,16 +77,14 @@ def list_checks(
     patient_id: int,
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = READ,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """A patient's stored checks, newest first unless sorted."""
     return paginate(checks.checks_for_patient(session, ctx, patient_id), page)
 
 
 @router.get("/checks/{check_id}", response_model=schemas.StoredCheck, responses=ERRORS)
-def get_check(
-    check_id: int, ctx: ServiceContext = READ, session: Session = Depends(db_session)
-) -> dict[str, Any]:
+def get_check(check_id: int, ctx: ServiceContext = READ, session: Session = DB) -> dict[str, Any]:
     """A stored check with its acknowledgements and overrides."""
     return checks.get_check(session, ctx, check_id)
 
@@ -95,7 +94,7 @@ def acknowledge(
     check_id: int,
     body: Acknowledge,
     ctx: ServiceContext = Depends(Permission("checks.acknowledge")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Acknowledge one warning."""
     return checks.acknowledge(session, ctx, check_id, body.rule)
@@ -106,7 +105,7 @@ def override(
     check_id: int,
     body: OverrideHold,
     ctx: ServiceContext = Depends(Permission("checks.override")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Override one hold (prescribers only), with a recorded reason."""
     return checks.override(session, ctx, check_id, body.rule, body.reason)
@@ -122,7 +121,7 @@ def record_administration(
     patient_id: int,
     body: AdministrationCreate,
     ctx: ServiceContext = Depends(Permission("administrations.write")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Record an infusion with its rate events, premedication, vital signs and reactions."""
     return infusions.record_administration(session, ctx, patient_id, body)
@@ -130,7 +129,7 @@ def record_administration(
 
 @router.get("/administrations/{administration_id}", responses=ERRORS)
 def get_administration(
-    administration_id: int, ctx: ServiceContext = READ, session: Session = Depends(db_session)
+    administration_id: int, ctx: ServiceContext = READ, session: Session = DB
 ) -> dict[str, Any]:
     """An infusion with its rate events, premedication, vital signs and reactions."""
     return infusions.get_administration(session, ctx, administration_id)

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from msinfuse.api import schemas
 from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
-from msinfuse.http.deps import Permission, db_session
+from msinfuse.http.deps import DB, Permission
+from msinfuse.persistence.repositories import RecordId
 from msinfuse.services import appointments, clinic, worklists
 from msinfuse.services.appointments import AppointmentCreate
 from msinfuse.services.clinic import SiteCreate
@@ -27,7 +28,7 @@ class Move(BaseModel):
     """Move an appointment."""
 
     starts_at: datetime | None = None
-    chair_id: int | None = None
+    chair_id: RecordId | None = None
 
 
 class Cancel(BaseModel):
@@ -43,7 +44,7 @@ def list_appointments(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = Depends(Permission("appointments.read")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Active appointments of one or more days, by start time and chair."""
     day = on or ctx.today
@@ -55,7 +56,7 @@ def list_appointments(
 
 @router.post("/appointments", response_model=schemas.Appointment, status_code=201, responses=ERRORS)
 def book(
-    body: AppointmentCreate, ctx: ServiceContext = BOOK, session: Session = Depends(db_session)
+    body: AppointmentCreate, ctx: ServiceContext = BOOK, session: Session = DB
 ) -> dict[str, Any]:
     """Book a chair; without ``ends_at`` the chair time comes from the dose's rate plan."""
     return appointments.book(session, ctx, body)
@@ -68,7 +69,7 @@ def move(
     appointment_id: int,
     body: Move,
     ctx: ServiceContext = BOOK,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Move an appointment in time or to another chair."""
     return appointments.move(session, ctx, appointment_id, body.starts_at, body.chair_id)
@@ -81,7 +82,7 @@ def cancel(
     appointment_id: int,
     body: Cancel,
     ctx: ServiceContext = BOOK,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Cancel an appointment, with the reason."""
     return appointments.cancel(session, ctx, appointment_id, body.reason)
@@ -91,7 +92,7 @@ def cancel(
 def list_sites(
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = Depends(Permission("appointments.read")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Sites and their chairs."""
     return paginate(clinic.list_sites(session, ctx), page)
@@ -101,7 +102,7 @@ def list_sites(
 def create_site(
     body: SiteCreate,
     ctx: ServiceContext = Depends(Permission("sites.manage")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Create a site with its chairs."""
     return clinic.create_site(session, ctx, body)
@@ -113,7 +114,7 @@ def today(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """The day's infusions per site and chair, with each patient's check decision."""
     return paginate(worklists.today(session, ctx, on, site), page)
@@ -126,7 +127,7 @@ def due(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Doses overdue or due within ``days`` that have no appointment."""
     return paginate(worklists.due(session, ctx, on, days, site), page)
@@ -138,7 +139,7 @@ def monitoring(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Monitoring items overdue or due clinic-wide."""
     return paginate(worklists.monitoring_due(session, ctx, on, site), page)
@@ -149,7 +150,7 @@ def pml(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Natalizumab patients by PML risk."""
     return paginate(worklists.pml(session, ctx, site), page)
@@ -162,7 +163,7 @@ def adherence(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = WORKLISTS,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Doses given late and by how many days, per agent and month."""
     return paginate(worklists.adherence(session, ctx, start, end, site), page)

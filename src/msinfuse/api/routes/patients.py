@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from msinfuse.api import schemas
 from msinfuse.api.paging import ListParams, list_params
-from msinfuse.http.deps import Permission, db_session
+from msinfuse.http.deps import DB, Permission
 from msinfuse.services import clinical, records
 from msinfuse.services.context import ServiceContext
 from msinfuse.services.patient_state import (
@@ -43,7 +43,7 @@ def list_patients(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = READ,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Patients, by family name unless sorted (family_name, given_name, mrn, birth_date, id),
     paginated (``total`` counts every match)."""
@@ -52,7 +52,7 @@ def list_patients(
 
 @router.post("/patients", response_model=schemas.Patient, status_code=201, responses=ERRORS)
 def create_patient(
-    body: PatientCreate, ctx: ServiceContext = WRITE, session: Session = Depends(db_session)
+    body: PatientCreate, ctx: ServiceContext = WRITE, session: Session = DB
 ) -> dict[str, Any]:
     """Register a patient."""
     return records.register_patient(session, ctx, body)
@@ -60,7 +60,7 @@ def create_patient(
 
 @router.get("/patients/{patient_id}", response_model=schemas.Patient, responses=ERRORS)
 def get_patient(
-    patient_id: int, ctx: ServiceContext = READ, session: Session = Depends(db_session)
+    patient_id: int, ctx: ServiceContext = READ, session: Session = DB
 ) -> dict[str, Any]:
     """One patient."""
     return records.get_patient(session, ctx, patient_id)
@@ -71,7 +71,7 @@ def update_patient(
     patient_id: int,
     body: PatientUpdate,
     ctx: ServiceContext = WRITE,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Change a patient's details."""
     return records.update_patient(session, ctx, patient_id, body)
@@ -79,7 +79,7 @@ def update_patient(
 
 @router.get("/patients/{patient_id}/record", responses=ERRORS)
 def get_record(
-    patient_id: int, ctx: ServiceContext = READ, session: Session = Depends(db_session)
+    patient_id: int, ctx: ServiceContext = READ, session: Session = DB
 ) -> dict[str, Any]:
     """The whole clinical record: labs, vaccinations, conditions, therapies, procedures,
     authorizations and administrations."""
@@ -99,7 +99,7 @@ def add_lab(
     patient_id: int,
     body: LabIn,
     ctx: ServiceContext = RECORD,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Record a lab result."""
     return _add("lab", body, patient_id, ctx, session)
@@ -115,7 +115,7 @@ def add_vaccination(
     patient_id: int,
     body: VaccinationIn,
     ctx: ServiceContext = RECORD,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Record a vaccination."""
     return _add("vaccination", body, patient_id, ctx, session)
@@ -131,7 +131,7 @@ def add_condition(
     patient_id: int,
     body: ConditionIn,
     ctx: ServiceContext = RECORD,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Record a condition (a controlled code, or hypersensitivity:<agent>)."""
     return _add("condition", body, patient_id, ctx, session)
@@ -147,7 +147,7 @@ def add_procedure(
     patient_id: int,
     body: ProcedureIn,
     ctx: ServiceContext = RECORD,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Record a procedure."""
     return _add("procedure", body, patient_id, ctx, session)
@@ -163,7 +163,7 @@ def add_authorization(
     patient_id: int,
     body: AuthorizationIn,
     ctx: ServiceContext = RECORD,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Record a programme authorization (TOUCH, REMS)."""
     return _add("authorization", body, patient_id, ctx, session)
@@ -179,7 +179,7 @@ def add_therapy(
     patient_id: int,
     body: TherapyIn,
     ctx: ServiceContext = RECORD,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Record a prior or current therapy."""
     return _add("therapy", body, patient_id, ctx, session)
@@ -190,7 +190,7 @@ def resolve_condition(
     condition_id: int,
     resolved: date = Query(),
     ctx: ServiceContext = RECORD,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Mark a condition resolved on a date."""
     return records.resolve_condition(session, ctx, condition_id, resolved)
@@ -201,7 +201,7 @@ def monitoring(
     patient_id: int,
     on: date | None = Query(default=None, alias="date"),
     ctx: ServiceContext = READ,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Every monitoring item the patient is due for."""
     state = records.patient_state(session, ctx, patient_id)
@@ -215,7 +215,7 @@ def pml_risk(
     patient_id: int,
     on: date | None = Query(default=None, alias="date"),
     ctx: ServiceContext = READ,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Natalizumab PML risk from the patient's record."""
     state = records.patient_state(session, ctx, patient_id)
@@ -227,7 +227,7 @@ def options(
     patient_id: int,
     on: date | None = Query(default=None, alias="date"),
     ctx: ServiceContext = READ,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Treatment options to discuss with the neurologist (listed by name, not ranked)."""
     state = records.patient_state(session, ctx, patient_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from msinfuse.api import schemas
 from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
-from msinfuse.http.deps import Permission, db_session
+from msinfuse.http.deps import DB, Permission
 from msinfuse.services import plans
 from msinfuse.services.context import ServiceContext
 from msinfuse.services.engines import ReactionInput
@@ -48,7 +48,7 @@ def list_plans(
     patient_id: int,
     page: ListParams = Depends(list_params),
     ctx: ServiceContext = READ,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """A patient's plans with their doses, newest first unless sorted."""
     return paginate(plans.list_plans(session, ctx, patient_id), page)
@@ -61,39 +61,33 @@ def start_plan(
     patient_id: int,
     body: PlanCreate,
     ctx: ServiceContext = WRITE,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Start a treatment plan; its dose calendar is laid out at once."""
     return plans.start_plan(session, ctx, patient_id, body)
 
 
 @router.get("/plans/{plan_id}", response_model=schemas.Plan, responses=ERRORS)
-def get_plan(
-    plan_id: int, ctx: ServiceContext = READ, session: Session = Depends(db_session)
-) -> dict[str, Any]:
+def get_plan(plan_id: int, ctx: ServiceContext = READ, session: Session = DB) -> dict[str, Any]:
     """A plan and its dose calendar."""
     return plans.get_plan(session, ctx, plan_id)
 
 
 @router.post("/plans/{plan_id}/pause", response_model=schemas.Plan, responses=ERRORS)
-def pause(
-    plan_id: int, ctx: ServiceContext = WRITE, session: Session = Depends(db_session)
-) -> dict[str, Any]:
+def pause(plan_id: int, ctx: ServiceContext = WRITE, session: Session = DB) -> dict[str, Any]:
     """Pause a plan."""
     return plans.change_plan_status(session, ctx, plan_id, "pause")
 
 
 @router.post("/plans/{plan_id}/resume", response_model=schemas.Plan, responses=ERRORS)
-def resume(
-    plan_id: int, ctx: ServiceContext = WRITE, session: Session = Depends(db_session)
-) -> dict[str, Any]:
+def resume(plan_id: int, ctx: ServiceContext = WRITE, session: Session = DB) -> dict[str, Any]:
     """Resume a paused plan."""
     return plans.change_plan_status(session, ctx, plan_id, "resume")
 
 
 @router.post("/plans/{plan_id}/stop", response_model=schemas.Plan, responses=ERRORS)
 def stop(
-    plan_id: int, body: Reason, ctx: ServiceContext = WRITE, session: Session = Depends(db_session)
+    plan_id: int, body: Reason, ctx: ServiceContext = WRITE, session: Session = DB
 ) -> dict[str, Any]:
     """Stop a plan (its doses not given are cancelled)."""
     return plans.change_plan_status(session, ctx, plan_id, "stop", body.reason)
@@ -103,7 +97,7 @@ def stop(
     "/plans/{plan_id}/switch", response_model=schemas.Plan, status_code=201, responses=ERRORS
 )
 def switch(
-    plan_id: int, body: Switch, ctx: ServiceContext = WRITE, session: Session = Depends(db_session)
+    plan_id: int, body: Switch, ctx: ServiceContext = WRITE, session: Session = DB
 ) -> dict[str, Any]:
     """Stop a plan and start another, linked to it."""
     return plans.switch_plan(session, ctx, plan_id, body.plan, body.reason)
@@ -114,7 +108,7 @@ def mark(
     dose_id: int,
     body: Mark,
     ctx: ServiceContext = Depends(Permission("doses.mark")),
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """Mark a planned dose held or missed, with the reason."""
     return plans.mark_dose(session, ctx, dose_id, body.status, body.reason)
@@ -129,7 +123,7 @@ def rate_plan(
     reaction_grade: int | None = Query(default=None, ge=1, le=5),
     resume_minute: float | None = Query(default=None, ge=0),
     ctx: ServiceContext = READ,
-    session: Session = Depends(db_session),
+    session: Session = DB,
 ) -> dict[str, Any]:
     """The dose's rate plan and pump program from the patient's own history; with a reaction
     (minute and CTCAE grade) the rest of the bag is re-planned."""

@@ -245,10 +245,10 @@ def solve_site_day(
         placed: dict[str, tuple[int, int | None]] = {}
         for rid, x in presence.items():
             if solver.value(x):
-                q = prep_var.get(rid)
+                qv = prep_var.get(rid)
                 placed[rid] = (
                     GRID * solver.value(slot[rid]),
-                    None if q is None else solver.value(q),
+                    None if qv is None else solver.value(qv),
                 )
         cost = round(solver.objective_value)
         if hint_cost is None or cost <= hint_cost:

@@ -25,10 +25,13 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
+from msinfuse.domain.scheduling.bound import time_indexed
 from msinfuse.domain.scheduling.core import (
     Placement,
+    SiteDayState,
     candidate_starts,
     checkin_units,
+    fcfs_order,
     make_solution,
     nurses_on_duty,
     placement_cost,
@@ -268,6 +271,49 @@ def solve_site_day(
     return SiteDayResult(dict(hint), hint_cost, bound, "hint", recorder.log, True)
 
 
+def mip_hint(
+    instance: Instance,
+    site: Site,
+    day: int,
+    requests: Sequence[Request],
+    *,
+    forced: frozenset[str],
+    time_limit: float,
+    threads: int,
+) -> dict[str, tuple[int, int | None]] | None:
+    """A feasible site-day schedule from HiGHS' time-indexed MIP (pharmacy rows dropped).
+
+    The MIP's starts are replayed by earliest-fit in start order (its start first, else the
+    §7.10 order), which adds the pharmacy preparation; None if a forced visit does not fit.
+    """
+    model, _ = time_indexed(instance, requests, only=(site.id, day))
+    _status, primal, _dual = model.solve(integral=True, time_limit=time_limit, threads=threads)
+    if primal is None:
+        return None
+    chosen = {
+        tag[0]: tag[3]
+        for tag, value in zip(model.tags, model.values, strict=True)
+        if tag is not None and value > 0.5
+    }
+    state = SiteDayState(instance, site)
+    placed: dict[str, tuple[int, int | None]] = {}
+    order = sorted(requests, key=lambda r: (r.id not in forced, chosen.get(r.id, 10**6), r.id))
+    for r in order:
+        if r.id not in chosen and r.id not in forced:
+            continue
+        tries = ([chosen[r.id]] if r.id in chosen else []) + fcfs_order(instance, r, site)
+        for start in tries:
+            fits, prep = state.fits(r, start)
+            if fits:
+                state.place(r, start, prep)
+                placed[r.id] = (start, prep)
+                break
+        else:
+            if r.id in forced:
+                return None
+    return placed
+
+
 def solve_cpsat(
     instance: Instance,
     *,
@@ -275,6 +321,7 @@ def solve_cpsat(
     workers: int = 2,
     seed: int = 0,
     hint: Solution | None = None,
+    mip_share: float = 0.4,
     progress: Callable[[int, int], None] | None = None,
 ) -> Solution:
     """CP-SAT with the best greedy schedule as hint (or ``hint``); see the module docstring."""
@@ -311,6 +358,7 @@ def solve_cpsat(
     results: dict[tuple[str, int], SiteDayResult] = {}
     log: list[tuple[float, float]] = []
     statuses: dict[str, int] = defaultdict(int)
+    hint_sources: dict[str, int] = defaultdict(int)
     bound_sum = 0.0
     first_start: dict[str, int] = {}
     remaining_visits = total_visits
@@ -324,15 +372,39 @@ def solve_cpsat(
             for r in group
             if r.series is not None and r.series.index > 0 and r.series.id in first_start
         }
+        site_hint, source = hints[key], hint_name
+        if mip_share > 0 and len(group) > 1:
+            started = time.perf_counter()
+            candidate = mip_hint(
+                instance,
+                sites[site_id],
+                day,
+                group,
+                forced=frozenset(r.id for r in group if r.id in forced),
+                time_limit=budget * mip_share,
+                threads=workers,
+            )
+            budget = max(0.05, budget - (time.perf_counter() - started))
+            if candidate is not None:
+                refs_now = {
+                    r.id: first_start[r.series.id]
+                    for r in group
+                    if r.series is not None and r.series.index > 0 and r.series.id in first_start
+                }
+                old = site_day_cost(instance, sites[site_id], day, group, site_hint, refs_now)
+                new = site_day_cost(instance, sites[site_id], day, group, candidate, refs_now)
+                if new < old:
+                    site_hint, source = candidate, "mip"
+        hint_sources[source] += 1
         result = solve_site_day(
             instance,
             sites[site_id],
             day,
             group,
-            hint=hints[key],
+            hint=site_hint,
             forced=frozenset(r.id for r in group if r.id in forced),
             spread_ref=refs,
-            time_limit=budget if len(keys) > 1 else max(0.05, deadline - time.perf_counter()),
+            time_limit=budget,
             workers=workers,
             seed=seed,
         )
@@ -405,6 +477,8 @@ def solve_cpsat(
             "seed": seed,
             "wall_s": wall,
             "hint": hint_name,
+            "site_day_hints": dict(hint_sources),
+            "mip_share": mip_share,
             "hint_objective": hint.objective.get("total"),
             "site_days": len(keys),
             "statuses": dict(statuses),

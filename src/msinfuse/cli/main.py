@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from msinfuse.cli import clinical, demo, drugs, plans, records, server
+from msinfuse.cli import clinical, demo, drugs, plans, records, schedule, server
 from msinfuse.cli.common import err_console
 from msinfuse.errors import InternalError, MsinfuseError, UserError
 
@@ -48,6 +48,7 @@ app.add_typer(server.users_app, name="users")
 app.add_typer(server.audit_app, name="audit")
 app.command("serve")(server.serve_command)
 app.command("demo-data")(demo.demo_data_command)
+app.add_typer(schedule.app, name="schedule")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -162,11 +162,13 @@ def time_indexed(
     instance: Instance,
     requests: Sequence[Request] | None = None,
     only: tuple[str, int] | None = None,
+    reject_only: bool = False,
 ) -> tuple[_Builder, int]:
     """The time-indexed relaxation of §4.7 (pharmacy rows dropped).
 
     ``only`` restricts every visit to one (site, day): the site-day model used as a MIP
-    primal heuristic by the CP-SAT solver.
+    primal heuristic by the CP-SAT solver. ``reject_only`` prices rejections at 1 and
+    everything else at 0 (the LP then bounds the number of rejections needed).
     """
     b = _Builder()
     m = instance.ratio
@@ -204,15 +206,15 @@ def time_indexed(
                 entries += [(rr[kind][u], 1.0) for u in range(t, t + p)]
                 entries += [(rr["N"][t + k], float(d)) for k, d in enumerate(demand)]
                 b.col(
-                    float(placement_cost(instance, r, site, day, t)),
+                    0.0 if reject_only else float(placement_cost(instance, r, site, day, t)),
                     entries,
                     tag=(r.id, site_id, day, t),
                 )
-        b.col(float(instance.weights.rejected), [(assign, 1.0)])
+        b.col(1.0 if reject_only else float(instance.weights.rejected), [(assign, 1.0)])
     return b, len(b.cost)
 
 
-def energy_lp(instance: Instance) -> _Builder:
+def energy_lp(instance: Instance, reject_only: bool = False) -> _Builder:
     """The energetic relaxation: fractional (visit, site, day) columns, energy rows."""
     b = _Builder()
     m = instance.ratio
@@ -257,16 +259,16 @@ def energy_lp(instance: Instance) -> _Builder:
                 )
                 chair, nurse, nurse_all, _after = site_day(site_id, day)
                 b.col(
-                    float(best),
+                    0.0 if reject_only else float(best),
                     [(assign, 1.0), (chair, float(p)), (nurse, units / m), (nurse_all, units)],
                 )
-        b.col(float(w.rejected), [(assign, 1.0)])
+        b.col(1.0 if reject_only else float(w.rejected), [(assign, 1.0)])
     # One overtime column per site-day: covers both the chair and the nurse energy rows
     # (the larger of the two excesses is what it must pay for), and uses after-close chair time.
     for key, (chair, nurse, _nurse_all, after) in rows.items():
         del key
         b.col(
-            float(w.overtime_min * UNIT_MIN),
+            0.0 if reject_only else float(w.overtime_min * UNIT_MIN),
             [(chair, -1.0), (nurse, -1.0), (after, 1.0)],
             upper=math.inf,
         )
@@ -317,3 +319,22 @@ def lower_bound(
     # units after close divided by M (no visit uses more than M units per unit of time).
     result.best = max(v for v in (result.lp, result.mip_dual, result.energy, 0.0) if v is not None)
     return result
+
+
+def rejections_needed(instance: Instance, *, threads: int = 2, max_columns: int = 150_000) -> int:
+    """A lower bound on the number of visits any schedule must reject (LP, rounded up)."""
+    best = 0.0
+    _status, value, _ = energy_lp(instance, reject_only=True).solve(threads=threads)
+    if value is not None:
+        best = value
+    n_cols = sum(
+        len(candidate_starts(instance, r, instance.site(s))) * len(r.days)
+        for r in instance.requests
+        for s in r.sites
+    )
+    if n_cols <= max_columns:
+        model, _ = time_indexed(instance, reject_only=True)
+        _status, value, _ = model.solve(threads=threads, time_limit=600.0)
+        if value is not None:
+            best = max(best, value)
+    return math.ceil(best - 1e-6)

@@ -118,7 +118,9 @@ class _Builder:
             lp.integrality_ = [highspy.HighsVarType.kInteger] * lp.num_col_
         h = new_highs()
         h.setOptionValue("time_limit", float(time_limit))
-        h.setOptionValue("threads", int(threads))
+        # HiGHS sizes its global thread pool once per process and refuses to run with a
+        # different "threads" value afterwards, so the option is left at its default.
+        del threads
         h.setOptionValue("random_seed", 0)
         h.passModel(lp)
         h.run()

@@ -72,3 +72,7 @@ clean:
 .PHONY: bench-api
 bench-api: $(STAMP)
 	$(RUN) python -m benchmarks.api_load $(BENCH_ARGS)
+
+.PHONY: bench-scheduling
+bench-scheduling: $(STAMP)
+	$(RUN) python -m benchmarks.scheduling $(BENCH_ARGS)

@@ -4,6 +4,7 @@ from msinfuse.persistence.models.audit import AuditEvent
 from msinfuse.persistence.models.auth import ApiToken, SigninAttempt
 from msinfuse.persistence.models.checks import CheckAcknowledgement, CheckOverride, CheckResult
 from msinfuse.persistence.models.clinic import Chair, NurseShift, Site, User
+from msinfuse.persistence.models.exchange import CalendarFeed, ExchangeIdentifier, InstanceSetting
 from msinfuse.persistence.models.infusions import (
     Administration,
     Appointment,
@@ -30,6 +31,7 @@ __all__ = [
     "ApiToken",
     "Appointment",
     "AuditEvent",
+    "CalendarFeed",
     "Authorization",
     "Chair",
     "CheckAcknowledgement",
@@ -37,7 +39,9 @@ __all__ = [
     "CheckResult",
     "Condition",
     "CourseHistory",
+    "ExchangeIdentifier",
     "InfusionReaction",
+    "InstanceSetting",
     "Lab",
     "MonitoringDue",
     "NurseShift",

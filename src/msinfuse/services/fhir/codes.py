@@ -100,6 +100,7 @@ class Vocabulary:
                 for lab in kb.labs.values()
             },
             "therapy": {
+                **{a.id: Term(a.id, a.name) for a in kb.agents.values()},
                 **{a.id: Term(a.id, a.name) for a in kb.alternatives},
                 **{x.id: Term(x.id, x.display) for x in t.therapies},
             },

@@ -434,8 +434,7 @@ def _read_bundle(
                     f"Bundle.entry[{index}].request.method", "only POST and PUT", "not-supported"
                 )
             )
-        if not validate_model(resource, loc, problems):
-            continue
+        valid = validate_model(resource, loc, problems)
         if not resource.get("id"):
             problems.append(Problem(f"{loc}.id", "every entry needs an id", "required"))
             continue
@@ -445,10 +444,15 @@ def _read_bundle(
                 Problem(f"{loc}.id", "duplicate: two entries have this id", "duplicate")
             )
             continue
-        keys[key] = classify(resource, vocabulary)
+        try:
+            keys[key] = classify(resource, vocabulary)
+        except (AttributeError, KeyError, TypeError):
+            keys[key] = "unknown"
         full = entry.get("fullUrl")
         if isinstance(full, str) and full.startswith("urn:"):
             keys[full] = keys[key]
+        if not valid:
+            continue
         candidates.append((index, resource, key))
     parsed = []
     for index, resource, key in candidates:
@@ -550,7 +554,8 @@ def import_bundle(session: Session, ctx: ServiceContext, bundle: Any, tz: tzinfo
     ids, created = _write(session, ctx, plan)
     patient = session.get(Patient, ids[plan.patient.key])
     assert patient is not None
-    refresh_patient(session, ctx.kb, patient, ctx.today)
+    if created:
+        refresh_patient(session, ctx.kb, patient, ctx.today)
     entries = []
     for item in sorted(plan.entries, key=lambda p: p.index):
         rtype = item.key.split("/")[0]

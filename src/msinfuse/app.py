@@ -18,6 +18,9 @@ from starlette.types import ASGIApp
 
 import msinfuse
 from msinfuse.api.app import PREFIX, create_api
+from msinfuse.api.fhir import PREFIX as FHIR_PREFIX
+from msinfuse.api.fhir import create_fhir
+from msinfuse.api.routes import feeds
 from msinfuse.config import Settings, get_settings
 from msinfuse.http.errors import plain_http_error
 from msinfuse.http.middleware import SecurityMiddleware
@@ -50,6 +53,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
         return plain_http_error(exc.status_code, str(exc.detail), exc.headers)
 
     root.mount(PREFIX, create_api(runtime))
+    root.mount(FHIR_PREFIX, create_fhir(runtime))
+    root.include_router(feeds.public_router)
 
     @root.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

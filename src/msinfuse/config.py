@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="Database connections per server process. At most this many requests "
         "hold a transaction at once; the others wait for a free one without holding a thread.",
     )
+    timezone: str = Field(
+        default="UTC",
+        description="The clinic's IANA time zone: stored clinic times are local wall-clock "
+        "times, and FHIR and iCalendar exports state this zone.",
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set behind HTTPS)."
     )

@@ -771,7 +771,10 @@ def register(
 
 def generate(kb: KnowledgeBase) -> dict[str, str]:
     """Every generated document, by path relative to ``docs/``."""
-    return {path: render(kb) for path, render in DOCUMENTS.items()}
+    from msinfuse.fhirdocs import fhir_markdown
+
+    documents = {**DOCUMENTS, "fhir.md": fhir_markdown}
+    return {path: render(kb) for path, render in documents.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,7 @@ def call(api: Api, method: str, path: str, role: str | None):
 
 def test_every_permission_of_the_matrix_guards_at_least_one_route():
     used = {perm for _, _, perm in ROUTES if perm}
-    api_permissions = {p for p in PERMISSIONS if not p.startswith(("fhir.", "feeds.", "schedule."))}
+    api_permissions = {p for p in PERMISSIONS if not p.startswith(("fhir.", "schedule."))}
     assert api_permissions <= used
 
 

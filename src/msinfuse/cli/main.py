@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from msinfuse.cli import clinical, demo, drugs, plans, records, schedule, server
+from msinfuse.cli import clinical, demo, drugs, exchange, plans, records, schedule, server
 from msinfuse.cli.common import err_console
 from msinfuse.errors import InternalError, MsinfuseError, UserError
 
@@ -49,6 +49,8 @@ app.add_typer(server.audit_app, name="audit")
 app.command("serve")(server.serve_command)
 app.command("demo-data")(demo.demo_data_command)
 app.add_typer(schedule.app, name="schedule")
+app.add_typer(exchange.fhir_app, name="fhir")
+app.command("calendar-feed")(exchange.calendar_feed_command)
 
 
 def main(argv: list[str] | None = None) -> None:

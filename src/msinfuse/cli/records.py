@@ -4,6 +4,7 @@ worklists and sites. Each opens one transaction and calls one service."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -18,15 +19,17 @@ from msinfuse.cli.common import (
     JsonOption,
     console,
     emit_json,
+    err_console,
     knowledge,
     parse_date,
     print_findings,
     table,
 )
 from msinfuse.config import get_settings
+from msinfuse.domain.provenance import DECISION_SUPPORT
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
-from msinfuse.services import appointments, checks, clinic, plans, records, worklists
+from msinfuse.services import appointments, checks, clinic, csv_export, plans, records, worklists
 from msinfuse.services.context import SYSTEM, ServiceContext
 
 T = TypeVar("T")
@@ -43,6 +46,10 @@ worklist_app = typer.Typer(help="Clinic-wide worklists.", no_args_is_help=True)
 sites_app = typer.Typer(help="Sites and chairs.", no_args_is_help=True)
 
 SiteOption = Annotated[str | None, typer.Option("--site", help="Site code.")]
+CsvOption = Annotated[
+    bool,
+    typer.Option("--csv", help="Print CSV (header row, then every row) instead of a table."),
+]
 DateOption = Annotated[str | None, typer.Option("--date", help="Date (YYYY-MM-DD; default today).")]
 
 
@@ -489,12 +496,25 @@ def _day(on: str | None) -> date | None:
     return parse_date(on, "--date") if on else None
 
 
+def emit_csv(kind: str, rows: list[dict[str, Any]]) -> None:
+    """Write a worklist as CSV on standard output; the decision-support statement goes to
+    standard error (it does not fit in CSV)."""
+    sys.stdout.write(csv_export.to_csv(kind, rows))
+    err_console.print(DECISION_SUPPORT)
+
+
 @worklist_app.command("today")
 def worklist_today(
-    on: DateOption = None, site: SiteOption = None, json_: JsonOption = False
+    on: DateOption = None,
+    site: SiteOption = None,
+    json_: JsonOption = False,
+    csv_: CsvOption = False,
 ) -> None:
     """The day's infusions per site and chair, with each check decision."""
     rows = run(lambda s, c: worklists.today(s, c, _day(on), site))
+    if csv_:
+        emit_csv("today", rows)
+        return
     if json_:
         emit_json(rows)
         return
@@ -525,9 +545,13 @@ def worklist_due(
     days: Annotated[int, typer.Option("--days", help="Due within this many days.")] = 14,
     site: SiteOption = None,
     json_: JsonOption = False,
+    csv_: CsvOption = False,
 ) -> None:
     """Doses overdue or due within N days that have no appointment."""
     rows = run(lambda s, c: worklists.due(s, c, _day(on), days, site))
+    if csv_:
+        emit_csv("due", rows)
+        return
     if json_:
         emit_json(rows)
         return
@@ -552,10 +576,16 @@ def worklist_due(
 
 @worklist_app.command("monitoring")
 def worklist_monitoring(
-    on: DateOption = None, site: SiteOption = None, json_: JsonOption = False
+    on: DateOption = None,
+    site: SiteOption = None,
+    json_: JsonOption = False,
+    csv_: CsvOption = False,
 ) -> None:
     """Monitoring items overdue or due clinic-wide."""
     rows = run(lambda s, c: worklists.monitoring_due(s, c, _day(on), site))
+    if csv_:
+        emit_csv("monitoring", rows)
+        return
     if json_:
         emit_json(rows)
         return
@@ -579,9 +609,14 @@ def worklist_monitoring(
 
 
 @worklist_app.command("pml")
-def worklist_pml(site: SiteOption = None, json_: JsonOption = False) -> None:
+def worklist_pml(
+    site: SiteOption = None, json_: JsonOption = False, csv_: CsvOption = False
+) -> None:
     """Natalizumab patients by PML risk."""
     rows = run(lambda s, c: worklists.pml(s, c, site))
+    if csv_:
+        emit_csv("pml", rows)
+        return
     if json_:
         emit_json(rows)
         return
@@ -611,9 +646,13 @@ def worklist_adherence(
     end: Annotated[str | None, typer.Option("--to")] = None,
     site: SiteOption = None,
     json_: JsonOption = False,
+    csv_: CsvOption = False,
 ) -> None:
     """Doses given late and by how many days, per agent and month."""
     rows = run(lambda s, c: worklists.adherence(s, c, _day(start), _day(end), site))
+    if csv_:
+        emit_csv("adherence", rows)
+        return
     if json_:
         emit_json(rows)
         return

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,7 @@ from msinfuse.api.paging import ListParams, Page, list_params, paginate
 from msinfuse.api.routes.patients import ERRORS
 from msinfuse.http.deps import DB, Permission
 from msinfuse.persistence.repositories import RecordId
-from msinfuse.services import appointments, clinic, worklists
+from msinfuse.services import appointments, clinic, csv_export, worklists
 from msinfuse.services.appointments import AppointmentCreate
 from msinfuse.services.clinic import SiteCreate
 from msinfuse.services.context import ServiceContext
@@ -22,6 +23,26 @@ from msinfuse.services.context import ServiceContext
 router = APIRouter(tags=["clinic"])
 WORKLISTS = Depends(Permission("worklists.read"))
 BOOK = Depends(Permission("appointments.write"))
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
+def _listing(
+    kind: str, rows: list[dict[str, Any]], page: ListParams, fmt: str, ctx: ServiceContext
+) -> Any:
+    """A page of rows, or all rows as a CSV download."""
+    if fmt != "csv":
+        return paginate(rows, page)
+    name = csv_export.filename(kind, ctx.today.isoformat())
+    return Response(
+        csv_export.to_csv(kind, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            **csv_export.provenance_headers(ctx.kb),
+        },
+    )
 
 
 class Move(BaseModel):
@@ -108,62 +129,89 @@ def create_site(
     return clinic.create_site(session, ctx, body)
 
 
-@router.get("/worklists/today", response_model=Page[dict[str, Any]], responses=ERRORS)
+@router.get(
+    "/worklists/today",
+    response_model=Page[dict[str, Any]],
+    responses={**ERRORS, **CSV_RESPONSE},
+)
 def today(
     on: date | None = Query(default=None, alias="date"),
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
+    fmt: str = Query(default="json", alias="format", pattern="^(json|csv)$"),
     ctx: ServiceContext = WORKLISTS,
     session: Session = DB,
-) -> dict[str, Any]:
+) -> Any:
     """The day's infusions per site and chair, with each patient's check decision."""
-    return paginate(worklists.today(session, ctx, on, site), page)
+    return _listing("today", worklists.today(session, ctx, on, site), page, fmt, ctx)
 
 
-@router.get("/worklists/due", response_model=Page[dict[str, Any]], responses=ERRORS)
+@router.get(
+    "/worklists/due",
+    response_model=Page[dict[str, Any]],
+    responses={**ERRORS, **CSV_RESPONSE},
+)
 def due(
     on: date | None = Query(default=None, alias="date"),
     days: int = Query(default=14, ge=0, le=366),
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
+    fmt: str = Query(default="json", alias="format", pattern="^(json|csv)$"),
     ctx: ServiceContext = WORKLISTS,
     session: Session = DB,
-) -> dict[str, Any]:
+) -> Any:
     """Doses overdue or due within ``days`` that have no appointment."""
-    return paginate(worklists.due(session, ctx, on, days, site), page)
+    return _listing("due", worklists.due(session, ctx, on, days, site), page, fmt, ctx)
 
 
-@router.get("/worklists/monitoring", response_model=Page[dict[str, Any]], responses=ERRORS)
+@router.get(
+    "/worklists/monitoring",
+    response_model=Page[dict[str, Any]],
+    responses={**ERRORS, **CSV_RESPONSE},
+)
 def monitoring(
     on: date | None = Query(default=None, alias="date"),
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
+    fmt: str = Query(default="json", alias="format", pattern="^(json|csv)$"),
     ctx: ServiceContext = WORKLISTS,
     session: Session = DB,
-) -> dict[str, Any]:
+) -> Any:
     """Monitoring items overdue or due clinic-wide."""
-    return paginate(worklists.monitoring_due(session, ctx, on, site), page)
+    return _listing("monitoring", worklists.monitoring_due(session, ctx, on, site), page, fmt, ctx)
 
 
-@router.get("/worklists/pml", response_model=Page[dict[str, Any]], responses=ERRORS)
+@router.get(
+    "/worklists/pml",
+    response_model=Page[dict[str, Any]],
+    responses={**ERRORS, **CSV_RESPONSE},
+)
 def pml(
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
+    fmt: str = Query(default="json", alias="format", pattern="^(json|csv)$"),
     ctx: ServiceContext = WORKLISTS,
     session: Session = DB,
-) -> dict[str, Any]:
+) -> Any:
     """Natalizumab patients by PML risk."""
-    return paginate(worklists.pml(session, ctx, site), page)
+    return _listing("pml", worklists.pml(session, ctx, site), page, fmt, ctx)
 
 
-@router.get("/worklists/adherence", response_model=Page[dict[str, Any]], responses=ERRORS)
+@router.get(
+    "/worklists/adherence",
+    response_model=Page[dict[str, Any]],
+    responses={**ERRORS, **CSV_RESPONSE},
+)
 def adherence(
     start: date | None = Query(default=None, alias="from"),
     end: date | None = Query(default=None, alias="to"),
     site: str | None = Query(default=None, max_length=20),
     page: ListParams = Depends(list_params),
+    fmt: str = Query(default="json", alias="format", pattern="^(json|csv)$"),
     ctx: ServiceContext = WORKLISTS,
     session: Session = DB,
-) -> dict[str, Any]:
+) -> Any:
     """Doses given late and by how many days, per agent and month."""
-    return paginate(worklists.adherence(session, ctx, start, end, site), page)
+    return _listing(
+        "adherence", worklists.adherence(session, ctx, start, end, site), page, fmt, ctx
+    )

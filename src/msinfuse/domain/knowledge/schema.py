@@ -763,6 +763,16 @@ class TermCode(Frozen):
     id: str
     display: str
     codes: tuple[Code, ...] = ()
+    unit: str | None = Field(default=None, description="UCUM unit of a measured concept.")
+
+
+class ReactionGrade(Fact):
+    """How a CTCAE grade of an infusion reaction is reported in FHIR R4 ``AdverseEvent``:
+    its ``severity`` (mild/moderate/severe) and whether it counts as serious."""
+
+    grade: int = Field(ge=1, le=5)
+    severity: Literal["mild", "moderate", "severe"]
+    serious: bool
 
 
 class Terminology(Frozen):
@@ -774,6 +784,7 @@ class Terminology(Frozen):
     vital_signs: tuple[TermCode, ...]
     adverse_events: tuple[TermCode, ...]
     therapies: tuple[TherapyTerm, ...] = ()
+    reaction_grades: tuple[ReactionGrade, ...] = ()
 
 
 class KnowledgeBase(Frozen):

@@ -4,6 +4,7 @@ from msinfuse.persistence.models.audit import AuditEvent
 from msinfuse.persistence.models.auth import ApiToken, SigninAttempt
 from msinfuse.persistence.models.checks import CheckAcknowledgement, CheckOverride, CheckResult
 from msinfuse.persistence.models.clinic import Chair, NurseShift, Site, User
+from msinfuse.persistence.models.exchange import CalendarFeed, ExchangeIdentifier, InstanceSetting
 from msinfuse.persistence.models.infusions import (
     Administration,
     Appointment,
@@ -31,13 +32,16 @@ __all__ = [
     "Appointment",
     "AuditEvent",
     "Authorization",
+    "CalendarFeed",
     "Chair",
     "CheckAcknowledgement",
     "CheckOverride",
     "CheckResult",
     "Condition",
     "CourseHistory",
+    "ExchangeIdentifier",
     "InfusionReaction",
+    "InstanceSetting",
     "Lab",
     "MonitoringDue",
     "NurseShift",

@@ -14,7 +14,7 @@ from datetime import datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import msinfuse
 from msinfuse.api.app import PREFIX, create_api
@@ -60,7 +60,19 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     def home() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/docs")
 
-    return SecurityMiddleware(root, settings.max_body_bytes)
+    return SecurityMiddleware(_fhir_base_without_slash(root), settings.max_body_bytes)
+
+
+def _fhir_base_without_slash(app: ASGIApp) -> ASGIApp:
+    """FHIR clients post transaction bundles to the base URL itself (``POST /fhir``), and
+    many do not follow redirects: route it to the mounted FHIR app's root directly."""
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == FHIR_PREFIX:
+            scope = {**scope, "path": FHIR_PREFIX + "/", "raw_path": (FHIR_PREFIX + "/").encode()}
+        await app(scope, receive, send)
+
+    return route
 
 
 def create_app_from_environment() -> ASGIApp:

@@ -32,7 +32,9 @@ def fhir_get(api: Api, path: str, role: str | None = "nurse", **kw: Any) -> Any:
 def fhir_post(api: Api, body: Any, role: str | None = "admin") -> Any:
     headers = {**api.headers(role), "Content-Type": FHIR}
 
-    return api.client.post("/fhir", content=json.dumps(body), headers=headers)
+    return api.client.post(
+        "/fhir", content=json.dumps(body), headers=headers, follow_redirects=False
+    )
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from msinfuse.domain.scheduling.core import (
     placement_cost,
     spread_free_units,
 )
-from msinfuse.domain.scheduling.greedy import fcfs, lpt, units
+from msinfuse.domain.scheduling.greedy import fcfs, lpt, place_unit, units
 from msinfuse.domain.scheduling.model import GRID, UNIT_MIN, Instance, Request, Site, Solution
 
 MIP_MIN_VISITS = 40  # below this CP-SAT alone does better than a HiGHS warm start
@@ -341,15 +341,26 @@ def solve_cpsat(
     for a in hint.assignments:
         assigned[(a.site, a.day)].append(req[a.visit])
         hints[(a.site, a.day)][a.visit] = (a.start, a.prep)
-    rejected_units = [u for u in units(instance) if u[0].id in set(hint.rejected)]
+    # Visits the hint rejected go to the allowed site-day with the least chair load (ties:
+    # cheapest), longest first, so they spread instead of piling onto their due day.
+    load: dict[tuple[str, int], float] = defaultdict(float)
+    for key, group in assigned.items():
+        load[key] = sum(instance.phases(r).chair for r in group)
+    rejected_set = set(hint.rejected)
+    rejected_units = [u for u in units(instance) if u[0].id in rejected_set]
+    rejected_units.sort(key=lambda u: -instance.phases(u[0]).chair)
     for unit in rejected_units:
         first = unit[0]
         if first.series is None:
-            best = min(
-                ((s, d) for s in first.sites for d in first.days),
-                key=lambda o: _cost_constant(instance, first, sites[o[0]], o[1]),
-            )
+
+            def pressure(o: tuple[str, int], r: Request = first) -> tuple[float, int]:
+                site = sites[o[0]]
+                capacity = (site.chairs + site.beds) * (site.close - site.open)
+                return (load[o] / capacity, _cost_constant(instance, r, site, o[1]))
+
+            best = min(((s, d) for s in first.sites for d in first.days), key=pressure)
             assigned[best].append(first)
+            load[best] += instance.phases(first).chair
     forced: set[str] = {
         a.visit for a in hint.assignments if req[a.visit].series is not None
     }  # keep whole series
@@ -375,7 +386,7 @@ def solve_cpsat(
             if r.series is not None and r.series.index > 0 and r.series.id in first_start
         }
         site_hint, source = hints[key], hint_name
-        if mip_share > 0 and len(group) >= MIP_MIN_VISITS:
+        if mip_share > 0 and len(group) >= MIP_MIN_VISITS and budget * mip_share >= 2.0:
             started = time.perf_counter()
             candidate = mip_hint(
                 instance,
@@ -424,6 +435,25 @@ def solve_cpsat(
             log.append((round(time.perf_counter() - began, 3), float(index + 1)))
         if progress is not None:
             progress(index + 1, len(keys))
+
+    # Stage 2b: earliest-fit insertion of still-rejected visits (and whole series) into any
+    # allowed site-day around the CP-SAT schedules; each insertion only lowers Z.
+    inserted = 0
+    if len(keys) > 1:
+        states: dict[tuple[str, int], SiteDayState] = {}
+        for rid, (site_id, day, start, prep) in placed.items():
+            key = (site_id, day)
+            if key not in states:
+                states[key] = SiteDayState(instance, sites[site_id])
+            states[key].place(req[rid], start, prep)
+        todo = [u for u in units(instance) if u[0].id not in placed]
+        todo.sort(key=lambda u: -sum(instance.phases(r).chair for r in u))
+        for unit in todo:
+            result_unit = place_unit(instance, unit, states)
+            if result_unit is not None:
+                inserted += len(result_unit)
+                for pl in result_unit:
+                    placed[pl.request.id] = (pl.site, pl.day, pl.start, pl.prep)
 
     # Stage 3: retry rejected single visits on their other site-days while time remains.
     retried = 0
@@ -485,6 +515,7 @@ def solve_cpsat(
             "site_days": len(keys),
             "statuses": dict(statuses),
             "retries": retried,
+            "inserted": inserted,
             "cpsat_bound": round(bound_sum, 3) if len(keys) == 1 else None,
             "objective_log": log if len(keys) == 1 else [],
             "progress_log": log if len(keys) > 1 else [],

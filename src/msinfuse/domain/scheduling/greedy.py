@@ -44,11 +44,13 @@ def series_start_days(unit: Sequence[Request]) -> list[int]:
     return [d for d in first.days if all(d + k in r.days for k, r in enumerate(unit))]
 
 
-def _place_unit(
+def place_unit(
     instance: Instance,
     unit: Sequence[Request],
     states: dict[tuple[str, int], SiteDayState],
 ) -> list[Placement] | None:
+    """Place a booking unit by earliest-fit into ``states`` (mutated), or None if it fails."""
+
     def state(site_id: str, day: int) -> SiteDayState:
         key = (site_id, day)
         if key not in states:
@@ -108,7 +110,7 @@ def earliest_fit(
     placements: list[Placement] = []
     rejected: list[str] = []
     for unit in sorted(units(instance), key=key):
-        placed = _place_unit(instance, unit, states)
+        placed = place_unit(instance, unit, states)
         if placed is None:
             rejected.extend(r.id for r in unit)
         else:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from msinfuse.services import appointments, clinic, plans, records
+from msinfuse.services import appointments, clinic, infusions, plans, records
 from msinfuse.services.context import ServiceContext
 
 SCREENING: list[tuple[str, Any]] = [
@@ -165,6 +165,22 @@ def build_small_clinic(session: Session, ctx: ServiceContext, today: date) -> Sm
             {"procedure": "mri_brain", "date": (today - timedelta(days=days)).isoformat()},
         )
     fplan = plans.start_plan(session, ctx, fischer, {"agent": "natalizumab", "start": start})
+    for n in range(26):  # every 4 weeks for two years, given before today's records began
+        given = datetime.combine(start + timedelta(days=28 * n), datetime.min.time()).replace(
+            hour=9
+        )
+        infusions.record_administration(
+            session,
+            ctx,
+            fischer,
+            {
+                "plan_id": fplan["id"],
+                "started_at": given,
+                "ended_at": given + timedelta(hours=1),
+                "historical": True,
+                "reactions": [{"onset_minute": 20, "grade": 1}] if n == 3 else [],
+            },
+        )
     return SmallClinic(
         "NORTH",
         chairs,

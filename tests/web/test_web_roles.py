@@ -17,7 +17,7 @@ from msinfuse.web.routes import ROUTERS
 from tests.web.conftest import Web
 
 ROUTES = route_permissions(ROUTERS)
-PUBLIC = {("GET", "/"), ("GET", "/signin"), ("POST", "/signin")}
+PUBLIC = {("GET", "/"), ("GET", "/favicon.ico"), ("GET", "/signin"), ("POST", "/signin")}
 SIGNED_IN_ONLY = {("POST", "/signout")}
 
 

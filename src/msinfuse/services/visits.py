@@ -76,7 +76,8 @@ def start_visit(
     volume_ml: float | None = None,
 ) -> dict[str, Any]:
     """Start the infusion of a planned dose: the administration is recorded (in progress)
-    with the pump's first rate; the appointment (if any) is marked in the chair."""
+    with the pump's first rate; the appointment (the one named, else the dose's own booking)
+    is marked in the chair."""
     require(ctx.actor, "administrations.write")
     dose = repo.get_or_raise(session, PlannedDose, planned_dose_id, "planned dose")
     start = started_at or wall_clock(ctx)
@@ -85,6 +86,8 @@ def start_visit(
         appointment = repo.get_or_raise(session, Appointment, appointment_id, "appointment")
         if appointment.patient_id != dose.patient_id:
             raise InvalidInput("the appointment belongs to another patient")
+    else:  # the dose's own booking, when it has one
+        appointment = repo.active_appointment_for_dose(session, dose.id)
     created = record_administration(
         session,
         ctx,

@@ -58,8 +58,8 @@ def timeline_svg(
 ) -> Markup:
     """The patient's timeline as an inline SVG element."""
     start = today - timedelta(days=months * 30)
-    future = [d for d in (_d(x["planned_on"]) for x in doses) if d and d > today]
-    end = max([today + timedelta(days=60), *future[:2]])
+    future = sorted(d for d in (_d(x["planned_on"]) for x in doses) if d and d > today)
+    end = max([today + timedelta(days=60), *future[:2]]) + timedelta(days=14)
     axis = Axis(start, end)
     lanes = 2 + len(LAB_LANES)
     height = TOP + LANE * lanes + 26
@@ -118,7 +118,7 @@ def timeline_svg(
         )
     for dose in doses:
         day = _d(dose["planned_on"])
-        if day is None or day <= today or dose["status"] in ("given", "cancelled"):
+        if day is None or day <= today or day > end or dose["status"] in ("given", "cancelled"):
             continue
         text = f"{dose['agent']} infusion {dose['number']} planned {day.isoformat()}"
         parts.append(

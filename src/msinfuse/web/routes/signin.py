@@ -53,6 +53,12 @@ def home() -> RedirectResponse:
     return RedirectResponse("/board", status_code=303)
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> RedirectResponse:
+    """Browsers ask for this path; the icon is a static SVG."""
+    return RedirectResponse("/static/favicon.svg", status_code=308)
+
+
 @router.get("/signin", response_class=HTMLResponse)
 def signin_page(
     request: Request, target: str | None = Query(default=None, alias="next", max_length=500)

@@ -49,6 +49,11 @@ def _d(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def _unit(unit: str | None) -> str:
+    """A unit for people: UCUM annotations such as ``{index}`` are left out."""
+    return "" if not unit or unit.startswith("{") else unit
+
+
 def _title(text: str) -> Markup:
     return Markup("<title>{}</title>").format(text)
 
@@ -56,8 +61,12 @@ def _title(text: str) -> Markup:
 def timeline_svg(
     record: dict[str, Any], doses: list[dict[str, Any]], today: date, months: int = 30
 ) -> Markup:
-    """The patient's timeline as an inline SVG element."""
+    """The patient's timeline as an inline SVG element: at least ``months`` months back, or
+    the whole treatment (up to five years), to the next planned doses."""
+    given = [d for d in (_d(a["date"]) for a in record.get("administrations", [])) if d]
     start = today - timedelta(days=months * 30)
+    if given:  # the whole treatment when it is longer, up to five years
+        start = max(min(start, min(given) - timedelta(days=30)), today - timedelta(days=5 * 365))
     future = sorted(d for d in (_d(x["planned_on"]) for x in doses) if d and d > today)
     end = max([today + timedelta(days=60), *future[:2]]) + timedelta(days=14)
     axis = Axis(start, end)
@@ -142,7 +151,7 @@ def timeline_svg(
     for i, (code, label) in enumerate(LAB_LANES):
         top = TOP + LANE * (2 + i)
         points = [
-            (day, float(lab["value"]), lab.get("unit") or "")
+            (day, float(lab["value"]), _unit(lab.get("unit")))
             for lab in record.get("labs", [])
             if lab["test"] == code
             and isinstance(lab["value"], int | float)
@@ -164,12 +173,18 @@ def timeline_svg(
             parts.append(
                 Markup(
                     '<circle class="lab-point" cx="{:.1f}" cy="{:.1f}" r="3">{}</circle>'
-                ).format(axis.x(d), yv(v), _title(f"{label} {v:g} {unit} on {d.isoformat()}"))
+                ).format(
+                    axis.x(d),
+                    yv(v),
+                    _title(f"{label} {v:g}{' ' + unit if unit else ''} on {d.isoformat()}"),
+                )
             )
         last_d, last_v, last_unit = points[-1]
         parts.append(
             Markup('<text class="lab-value" x="{:.1f}" y="{:.1f}">{}</text>').format(
-                min(axis.x(last_d) + 6, WIDTH - 60), yv(last_v) + 4, f"{last_v:g} {last_unit}"
+                min(axis.x(last_d) + 6, WIDTH - 60),
+                yv(last_v) + 4,
+                f"{last_v:g} {last_unit}".strip(),
             )
         )
     body = Markup("").join(parts)

@@ -12,6 +12,7 @@ Needs Chromium (``/usr/bin/chromium`` or ``--chromium``) and Playwright (a dev d
 from __future__ import annotations
 
 import argparse
+import sys
 import socket
 import tempfile
 import threading
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(0.05)
         try:
             for path in shoot(f"http://127.0.0.1:{port}", args.out, patient_id, args.chromium):
-                print(f"saved {path}")
+                sys.stdout.write(f"saved {path}\n")
         finally:
             server.should_exit = True
             thread.join(timeout=30)

@@ -12,8 +12,9 @@ Needs Chromium (``/usr/bin/chromium`` or ``--chromium``) and Playwright (a dev d
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import uvicorn
 
-from msinfuse.config import Settings
+from msinfuse.config import get_settings
 from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
@@ -107,11 +108,17 @@ def main(argv: list[str] | None = None) -> None:
         url = f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"
         patient_id = build(url, args.patients, args.seed)
         port = _free_port()
-        settings = Settings(database_url=url, log_level="WARNING")
-        from msinfuse.app import create_app
-
+        os.environ["MSINFUSE_DATABASE_URL"] = url  # the server reads its settings from here
+        os.environ["MSINFUSE_LOG_LEVEL"] = "WARNING"
+        get_settings.cache_clear()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(
+                "msinfuse.app:create_app_from_environment",  # by name: the web layer never
+                factory=True,  # imports the composition root
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+            )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

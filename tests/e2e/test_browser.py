@@ -12,6 +12,11 @@ from tests.e2e.conftest import Live, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
+#: Form fields a screen reader could not name (no <label>, no aria-label).
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label'))
+  .map(e => e.name || e.id)"""
+
 
 def test_nurse_checks_acknowledges_infuses_with_a_grade_2_reaction_and_completes(
     page: Any, live: Live
@@ -136,6 +141,9 @@ def test_main_pages_render_at_tablet_width_without_errors(page: Any, live: Live)
     ):
         page.goto(live.base + path)
         expect(page.locator("main h1")).to_be_visible()
+        unlabelled = page.evaluate(UNLABELLED)
+        assert unlabelled == [], f"{path} has fields without a label: {unlabelled}"
+        assert page.locator("header[role=banner], nav, main, footer").count() >= 4
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1024 + 1, f"{path} scrolls sideways at tablet width ({width}px)"
         shot(page, name)

@@ -4,6 +4,7 @@
 #   make test     run the whole test suite
 #   make check    ruff (format + lint), mypy (strict on src/), import-linter, lock check
 #   make docs     regenerate the generated documentation from the data
+#   make screenshots  README screenshots of the web app from the demo (needs Chromium)
 #   make bench-worklists | bench-api | bench-scheduling   benchmarks (docs/benchmarks.md)
 #
 # Works on a fresh machine that has only Python 3.11+ and make: uv is bootstrapped
@@ -29,7 +30,7 @@ PY_DIRS := $(wildcard src tests benchmarks migrations)
 .PHONY: demo test check fix docs install clean help
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,13p' Makefile
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -76,3 +77,7 @@ bench-api: $(STAMP)
 .PHONY: bench-scheduling
 bench-scheduling: $(STAMP)
 	$(RUN) python -m benchmarks.scheduling $(BENCH_ARGS)
+
+.PHONY: screenshots
+screenshots: $(STAMP)
+	$(RUN) python -m msinfuse.web.screenshots --out docs/img

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,6 +26,7 @@ from msinfuse.http.errors import plain_http_error
 from msinfuse.http.middleware import SecurityMiddleware
 from msinfuse.http.runtime import Runtime
 from msinfuse.logs import configure_logging
+from msinfuse.web.app import create_web
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) -> ASGIApp:
@@ -55,10 +56,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     root.mount(PREFIX, create_api(runtime))
     root.mount(FHIR_PREFIX, create_fhir(runtime))
     root.include_router(feeds.public_router)
-
-    @root.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse(f"{PREFIX}/docs")
+    root.mount("/", create_web(runtime))  # the web UI; last, so it never shadows the API
 
     return SecurityMiddleware(_fhir_base_without_slash(root), settings.max_body_bytes)
 

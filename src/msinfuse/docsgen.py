@@ -720,7 +720,8 @@ def security_markdown(_kb: KnowledgeBase) -> str:
         "",
         "## Every response",
         "",
-        "- Security headers: `Content-Security-Policy` (self only, no framing), `X-Frame-Options: DENY`, "
+        "- Security headers: `Content-Security-Policy` (self only, no framing; the web pages allow "
+        "no inline script or style at all, only msinfuse's own files), `X-Frame-Options: DENY`, "
         "`X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `Cross-Origin-Opener-Policy`, "
         "`Permissions-Policy`, `Cache-Control: no-store`, and an `X-Request-ID`.",
         "- Request bodies over 5 MB (`MSINFUSE_MAX_BODY_BYTES`) are refused with 413.",

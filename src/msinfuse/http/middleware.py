@@ -20,13 +20,30 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        b"script-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'",
-    ),
     (b"cache-control", b"no-store"),
 ]
+
+CSP = b"content-security-policy"
+#: The API's pages (its offline OpenAPI docs) need inline script and style.
+API_CSP = (
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    b"script-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
+)
+#: Everything else (the web UI): scripts and styles only from msinfuse's own files, no
+#: inline script or style. A response may set a stricter policy of its own (it is kept).
+WEB_CSP = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; form-action 'self'; object-src 'none'; frame-ancestors 'none'; "
+    b"base-uri 'self'"
+)
+
+
+def csp_for(path: str) -> bytes:
+    """The content security policy of a path."""
+    return API_CSP if path.startswith("/api/") else WEB_CSP
+
+
+_REPLACED = {k for k, _ in SECURITY_HEADERS} | {CSP}
 
 
 class BodyTooLarge(Exception):
@@ -71,12 +88,10 @@ class SecurityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    h
-                    for h in message.get("headers", [])
-                    if h[0].lower() not in {k for k, _ in SECURITY_HEADERS}
-                ]
+                own_csp = [h for h in message.get("headers", []) if h[0].lower() == CSP]
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in _REPLACED]
                 headers.extend(SECURITY_HEADERS)
+                headers.extend(own_csp[:1] or [(CSP, csp_for(str(scope.get("path", ""))))])
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
@@ -116,6 +131,7 @@ async def _too_large(send: Send, request_id: str) -> None:
         (b"content-length", str(len(body)).encode()),
     ]
     headers.extend(SECURITY_HEADERS)
+    headers.append((CSP, WEB_CSP))
     headers.append((b"x-request-id", request_id.encode()))
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -256,6 +256,28 @@ def active_appointment_for_dose(session: Session, dose_id: int) -> Appointment |
 # ------------------------------------------------------------------------------- clinic
 
 
+def administrations_for_appointments(
+    session: Session, appointment_ids: Sequence[int]
+) -> Sequence[Administration]:
+    """The administrations started for any of these appointments."""
+    if not appointment_ids:
+        return []
+    return session.scalars(
+        select(Administration)
+        .where(Administration.appointment_id.in_(list(appointment_ids)))
+        .order_by(Administration.id)
+    ).all()
+
+
+def administration_for_dose(session: Session, dose_id: int) -> Administration | None:
+    """The administration (started or finished) of a planned dose, if any."""
+    return session.scalars(
+        select(Administration)
+        .where(Administration.planned_dose_id == dose_id, Administration.outcome != "not_started")
+        .order_by(Administration.id.desc())
+    ).first()
+
+
 def list_sites(session: Session) -> Sequence[Site]:
     """Every site by code."""
     return session.scalars(select(Site).order_by(Site.code)).all()

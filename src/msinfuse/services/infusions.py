@@ -9,7 +9,7 @@ historical (given before the patient came to this clinic).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -225,28 +225,9 @@ def record_administration(
         if appointment.patient_id != patient.id:
             raise InvalidInput("the appointment belongs to another patient")
         appointment.status = "completed"
-    consequences = []
-    if grade >= 3 and plan.protocol == "shorter":
-        plan.protocol = "standard"
-        consequences.append(f"grade {grade} reaction: the shorter protocol is no longer offered")
-    session.flush()
-    sync_calendar(session, ctx, plan)
-    if grade >= 4:
-        plan.status = "stopped"
-        plan.stopped_on = body.started_at.date()
-        plan.stop_reason = f"discontinued after a grade {grade} infusion reaction"
-        for later in repo.doses_of_plan(session, plan.id):
-            if later.status not in ("given", "cancelled"):
-                later.status = "held"
-                later.reason = plan.stop_reason
-        session.add(
-            Condition(
-                patient_id=patient.id,
-                condition=f"life_threatening_irr:{plan.agent}",
-                onset=body.started_at.date(),
-            )
-        )
-        consequences.append(f"{plan.agent} discontinued: every later dose is held")
+    consequences = apply_reaction_consequences(
+        session, ctx, plan, patient.id, grade, body.started_at.date()
+    )
     audit.record(session, ctx, "create", "Administration", row.id)
     refresh_patient(session, ctx.kb, patient, ctx.today)
     return {
@@ -261,6 +242,43 @@ def record_administration(
         "check_id": check_row.id if check_row else None,
         "consequences": consequences,
     }
+
+
+def apply_reaction_consequences(
+    session: Session,
+    ctx: ServiceContext,
+    plan: TreatmentPlan,
+    patient_id: int,
+    grade: int,
+    day: date,
+) -> list[str]:
+    """What a reaction of ``grade`` changes in the plan, applied; returns what changed.
+
+    Grade 3 or higher withdraws the shorter protocol; grade 4 or 5 discontinues the agent
+    (the plan stops, every later dose is held, the reaction is recorded as a condition).
+    The calendar is re-synchronised in between, as the doses given may have changed.
+    """
+    consequences = []
+    if grade >= 3 and plan.protocol == "shorter":
+        plan.protocol = "standard"
+        consequences.append(f"grade {grade} reaction: the shorter protocol is no longer offered")
+    session.flush()
+    sync_calendar(session, ctx, plan)
+    if grade >= 4:
+        plan.status = "stopped"
+        plan.stopped_on = day
+        plan.stop_reason = f"discontinued after a grade {grade} infusion reaction"
+        for later in repo.doses_of_plan(session, plan.id):
+            if later.status not in ("given", "cancelled"):
+                later.status = "held"
+                later.reason = plan.stop_reason
+        session.add(
+            Condition(
+                patient_id=patient_id, condition=f"life_threatening_irr:{plan.agent}", onset=day
+            )
+        )
+        consequences.append(f"{plan.agent} discontinued: every later dose is held")
+    return consequences
 
 
 def get_administration(

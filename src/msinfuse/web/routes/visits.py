@@ -1,0 +1,335 @@
+"""The infusion: pump program with clock times, start, rate changes, premedication, vital
+signs, reactions (re-planned at once), observation timer, completion."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from msinfuse.http.deps import DB
+from msinfuse.persistence.repositories import RecordId
+from msinfuse.services import records, visits
+from msinfuse.web.common import (
+    FormErrors,
+    WebRequest,
+    attempt,
+    field_error,
+    form_values,
+    redirect,
+    render,
+    web,
+)
+
+router = APIRouter()
+READ = web("patients.read")
+WRITE = web("administrations.write")
+
+
+def _clock_time(value: str, today: datetime) -> datetime | None:
+    """``HH:MM`` today (the clinic's wall clock), or ``None`` when it is not a time."""
+    try:
+        return datetime.combine(today.date(), time.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _infusion_page(
+    wr: WebRequest,
+    session: Session,
+    dose_id: int,
+    values: dict[str, str],
+    errors: FormErrors | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    now = visits.wall_clock(wr.ctx)
+    start = _clock_time(values.get("start", ""), now) or now
+    data = visits.dose_visit_context(session, wr.ctx, dose_id, start)
+    patient = records.get_patient(session, wr.ctx, data["patient_id"])
+    values = {"start": start.strftime("%H:%M"), "protocol": data["plan"]["protocol"], **values}
+    return render(
+        wr,
+        "infusion.html",
+        status=status,
+        patient=patient,
+        values=values,
+        errors=errors,
+        labels=data["rate_plan"]["label_revisions"],
+        decision_support=data["rate_plan"]["decision_support"],
+        **data,
+    )
+
+
+@router.get("/doses/{dose_id}/infusion", response_class=HTMLResponse)
+def infusion_page(
+    dose_id: int,
+    appointment: RecordId | None = Query(default=None),
+    start: str | None = Query(default=None, max_length=5),
+    wr: WebRequest = READ,
+    session: Session = DB,
+) -> Response:
+    """The pump program of a dose before it starts (or its visit, once started)."""
+    data = visits.dose_visit_context(session, wr.ctx, dose_id)
+    if data["administration_id"] is not None:
+        return redirect(f"/visits/{data['administration_id']}")
+    values = {"appointment": str(appointment or "")}
+    if start:
+        values["start"] = start
+    return _infusion_page(wr, session, dose_id, values)
+
+
+@router.post("/doses/{dose_id}/infusion/start", response_class=HTMLResponse)
+async def start(
+    dose_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
+) -> Response:
+    """Start the infusion (after a cleared check)."""
+    values = form_values(await request.form())
+    now = visits.wall_clock(wr.ctx)
+    started_at = _clock_time(values.get("start", ""), now)
+    errors = FormErrors()
+    if started_at is None:
+        errors.fields["start"] = "enter the clock time the pump started (HH:MM)"
+    volume = None
+    if values.get("volume_ml"):
+        try:
+            volume = float(values["volume_ml"])
+        except ValueError:
+            errors.fields["volume_ml"] = "enter the bag volume in mL"
+    appointment = int(values["appointment"]) if values.get("appointment", "").isdigit() else None
+    chosen = values.get("protocol")
+    protocol: Literal["standard", "shorter"] | None = (
+        "shorter" if chosen == "shorter" else "standard" if chosen == "standard" else None
+    )
+    if errors:
+        return _infusion_page(wr, session, dose_id, values, errors, 400)
+    out, error = attempt(
+        session,
+        lambda: visits.start_visit(
+            session,
+            wr.ctx,
+            dose_id,
+            started_at,
+            appointment,
+            protocol,
+            volume,
+        ),
+    )
+    if error is not None or out is None:
+        assert error is not None
+        return _infusion_page(
+            wr, session, dose_id, values, field_error(error, ("start", "volume_ml")), 409
+        )
+    return redirect(f"/visits/{out['id']}", "started")
+
+
+def _visit_page(
+    wr: WebRequest,
+    session: Session,
+    administration_id: int,
+    errors: FormErrors | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+    template: str = "visit.html",
+) -> HTMLResponse:
+    data = visits.visit(session, wr.ctx, administration_id)
+    patient = records.get_patient(session, wr.ctx, data["patient_id"])
+    now = visits.wall_clock(wr.ctx)
+    defaults = {
+        "minute": f"{data['elapsed_min']:.0f}",
+        "onset_minute": f"{data['elapsed_min']:.0f}",
+        "taken_at": now.strftime("%H:%M"),
+        "ended_at": now.strftime("%H:%M"),
+        "rate_ml_h": f"{data['current_rate_ml_h'] or ''}",
+    }
+    return render(
+        wr,
+        template,
+        status=status,
+        visit=data,
+        patient=patient,
+        values={**defaults, **(values or {})},
+        errors=errors,
+        labels=data["label_revisions"],
+        decision_support=data["decision_support"],
+    )
+
+
+@router.get("/visits/{administration_id}", response_class=HTMLResponse)
+def visit_page(
+    administration_id: int, wr: WebRequest = READ, session: Session = DB
+) -> HTMLResponse:
+    """The infusion in progress (or done)."""
+    return _visit_page(wr, session, administration_id)
+
+
+@router.get("/visits/{administration_id}/status", response_class=HTMLResponse)
+def visit_status(
+    administration_id: int, wr: WebRequest = READ, session: Session = DB
+) -> HTMLResponse:
+    """The live panel alone (htmx polls it): running step, observation countdown."""
+    return _visit_page(wr, session, administration_id, template="_visit_status.html")
+
+
+def _float(values: dict[str, str], name: str, errors: FormErrors, what: str) -> float | None:
+    raw = values.get(name, "").strip()
+    if not raw:
+        errors.fields[name] = f"enter {what}"
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        errors.fields[name] = f"enter {what} as a number"
+        return None
+
+
+FIELDS = (
+    "minute",
+    "rate_ml_h",
+    "kind",
+    "drug",
+    "dose",
+    "route",
+    "value",
+    "unit",
+    "taken_at",
+    "onset_minute",
+    "grade",
+    "resume_minute",
+    "actions",
+    "outcome",
+    "ended_at",
+)
+
+
+async def _post(
+    request: Request,
+    wr: WebRequest,
+    session: Session,
+    administration_id: int,
+    build: Any,
+    call: Any,
+    notice: str,
+) -> Response:
+    values = form_values(await request.form())
+    errors = FormErrors()
+    body = build(values, errors, visits.wall_clock(wr.ctx))
+    if errors:
+        return _visit_page(wr, session, administration_id, errors, values, 400)
+    _, error = attempt(session, lambda: call(session, wr.ctx, administration_id, body))
+    if error is not None:
+        return _visit_page(wr, session, administration_id, field_error(error, FIELDS), values, 400)
+    return redirect(f"/visits/{administration_id}", notice)
+
+
+def _rate(values: dict[str, str], errors: FormErrors, _now: datetime) -> dict[str, Any]:
+    return {
+        "minute": _float(values, "minute", errors, "the minute of the infusion"),
+        "rate_ml_h": _float(values, "rate_ml_h", errors, "the rate in mL/h"),
+        "kind": values.get("kind") or "change",
+    }
+
+
+def _premed(values: dict[str, str], errors: FormErrors, now: datetime) -> dict[str, Any]:
+    if not values.get("drug", "").strip():
+        errors.fields["drug"] = "enter the drug given"
+    at = _clock_time(values.get("given_at", ""), now) if values.get("given_at") else now
+    return {
+        "drug": values.get("drug", ""),
+        "dose": values.get("dose") or None,
+        "route": values.get("route") or None,
+        "given_at": at,
+    }
+
+
+def _vital(values: dict[str, str], errors: FormErrors, now: datetime) -> dict[str, Any]:
+    at = _clock_time(values.get("taken_at", ""), now)
+    if at is None:
+        errors.fields["taken_at"] = "enter the clock time (HH:MM)"
+    return {
+        "kind": values.get("kind", ""),
+        "value": _float(values, "value", errors, "the value"),
+        "unit": values.get("unit", ""),
+        "taken_at": at,
+    }
+
+
+def _reaction(values: dict[str, str], errors: FormErrors, _now: datetime) -> dict[str, Any]:
+    grade = values.get("grade", "")
+    if grade not in ("1", "2", "3", "4", "5"):
+        errors.fields["grade"] = "choose the CTCAE grade (1 to 5)"
+    resume = values.get("resume_minute", "").strip()
+    body: dict[str, Any] = {
+        "onset_minute": _float(values, "onset_minute", errors, "the minute the reaction began"),
+        "grade": int(grade) if grade.isdigit() else None,
+        "actions": values.get("actions") or None,
+        "outcome": values.get("outcome") or None,
+    }
+    if resume:
+        body["resume_minute"] = _float(values, "resume_minute", errors, "the restart minute")
+    return body
+
+
+@router.post("/visits/{administration_id}/rate", response_class=HTMLResponse)
+async def rate(
+    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
+) -> Response:
+    """Record a rate change."""
+    return await _post(request, wr, session, administration_id, _rate, visits.record_rate, "rate")
+
+
+@router.post("/visits/{administration_id}/premedication", response_class=HTMLResponse)
+async def premedication(
+    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
+) -> Response:
+    """Record a premedication given."""
+    return await _post(
+        request, wr, session, administration_id, _premed, visits.record_premedication, "premed"
+    )
+
+
+@router.post("/visits/{administration_id}/vital", response_class=HTMLResponse)
+async def vital(
+    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
+) -> Response:
+    """Record a vital sign."""
+    return await _post(
+        request, wr, session, administration_id, _vital, visits.record_vital, "vital"
+    )
+
+
+@router.post("/visits/{administration_id}/reaction", response_class=HTMLResponse)
+async def reaction(
+    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
+) -> Response:
+    """Record a reaction; the page comes back with the re-planned rates."""
+    return await _post(
+        request, wr, session, administration_id, _reaction, visits.record_reaction, "reaction"
+    )
+
+
+@router.post("/visits/{administration_id}/complete", response_class=HTMLResponse)
+async def complete(
+    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
+) -> Response:
+    """Complete the infusion; the observation timer starts."""
+
+    def build(values: dict[str, str], errors: FormErrors, now: datetime) -> dict[str, Any]:
+        ended = _clock_time(values.get("ended_at", ""), now)
+        if ended is None:
+            errors.fields["ended_at"] = "enter the clock time the infusion ended (HH:MM)"
+        elif ended > now + timedelta(minutes=1):
+            errors.fields["ended_at"] = "the end cannot be in the future"
+        outcome = (
+            values.get("outcome")
+            if values.get("outcome") in ("completed", "stopped")
+            else "completed"
+        )
+        return {"ended_at": ended, "outcome": outcome}
+
+    def call(session: Session, ctx: Any, ident: int, body: dict[str, Any]) -> Any:
+        return visits.complete_visit(session, ctx, ident, body["ended_at"], body["outcome"])
+
+    return await _post(request, wr, session, administration_id, build, call, "completed")

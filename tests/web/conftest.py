@@ -1,0 +1,201 @@
+"""The real application with its web UI over real databases (SQLite and PostgreSQL).
+
+Each test gets its own copy of a migrated template that holds one user per role, an open
+browser session for each (cookie token and CSRF token; signing in costs an Argon2 hash, so
+it is done once) and the small clinic of :mod:`tests.web.clinic`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from msinfuse.app import create_app
+from msinfuse.config import Settings
+from msinfuse.domain.knowledge.loader import default_knowledge_base
+from msinfuse.http.deps import SESSION_COOKIE
+from msinfuse.persistence.engine import make_engine, session_factory, session_scope
+from msinfuse.persistence.migrate import upgrade
+from msinfuse.services import auth
+from msinfuse.services.context import ROLES, SYSTEM
+from tests.api.conftest import PASSWORD, START, Clock, username
+from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
+from tests.web.clinic import SmallClinic, build_small_clinic
+
+
+@dataclass(frozen=True)
+class WebTemplate:
+    url: str
+    sessions: dict[str, tuple[str, str]]  # role -> (cookie token, CSRF token)
+    clinic: SmallClinic
+
+
+def seed(url: str) -> tuple[dict[str, tuple[str, str]], SmallClinic]:
+    """Users, one open browser session per role, and the small clinic."""
+    engine = make_engine(url)
+    settings = Settings(database_url=url, session_hours=24 * 365)
+    sessions: dict[str, tuple[str, str]] = {}
+    with session_scope(session_factory(engine)) as session:
+        ctx = make_ctx(SYSTEM)
+        for role in ROLES:
+            auth.create_user(
+                session,
+                ctx,
+                {
+                    "username": username(role),
+                    "full_name": f"{role.title()} One",
+                    "role": role,
+                    "password": PASSWORD,
+                },
+            )
+        session.flush()
+        for role in ROLES:
+            issued = auth.sign_in(
+                session,
+                settings,
+                default_knowledge_base(),
+                START - timedelta(hours=1),
+                username(role),
+                PASSWORD,
+                f"seed-{role}",
+                "session",
+            )
+            assert issued.csrf_token is not None
+            sessions[role] = (issued.token, issued.csrf_token)
+        clinic = build_small_clinic(session, ctx, TODAY)
+    engine.dispose()
+    return sessions, clinic
+
+
+@pytest.fixture(scope="session")
+def sqlite_web_template(tmp_path_factory: pytest.TempPathFactory) -> WebTemplate:
+    path = tmp_path_factory.mktemp("web") / "template.sqlite3"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return WebTemplate(url, *seed(url))
+
+
+@pytest.fixture(scope="session")
+def postgres_web_template() -> Iterator[tuple[str, WebTemplate]]:
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        pytest.skip("PostgreSQL not reachable: set MSINFUSE_TEST_POSTGRES_URL to run these tests")
+    name = f"msinfuse_webtpl_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    template = WebTemplate(url, *seed(url))
+    yield admin_url, template
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@dataclass
+class Web:
+    """A browser-like client of the real application, signed in as any role."""
+
+    client: TestClient
+    clock: Clock
+    sessions: dict[str, tuple[str, str]]
+    clinic: SmallClinic
+    backend: str
+
+    def _as(self, role: str | None) -> None:
+        self.client.cookies.clear()
+        if role is not None:
+            self.client.cookies.set(SESSION_COOKIE, self.sessions[role][0])
+
+    def get(self, path: str, role: str | None = "nurse", **kw: Any) -> Any:
+        self._as(role)
+        kw.setdefault("follow_redirects", False)
+        return self.client.get(path, **kw)
+
+    def post(
+        self,
+        path: str,
+        role: str | None = "nurse",
+        data: dict[str, Any] | None = None,
+        csrf: bool = True,
+        **kw: Any,
+    ) -> Any:
+        self._as(role)
+        form = dict(data or {})
+        if csrf and role is not None:
+            form["csrf_token"] = self.sessions[role][1]
+        kw.setdefault("follow_redirects", False)
+        return self.client.post(path, data=form, **kw)
+
+    def page(self, path: str, role: str = "nurse") -> str:
+        response = self.get(path, role)
+        assert response.status_code == 200, (path, response.status_code, response.text[:500])
+        return str(response.text)
+
+
+def make_web(url: str, template: WebTemplate, backend: str) -> Iterator[Web]:
+    settings = Settings(database_url=url)
+    clock = Clock()
+    app = create_app(settings, clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Web(client, clock, dict(template.sessions), template.clinic, backend)
+    runtime = getattr(getattr(getattr(app, "app", None), "state", None), "runtime", None)
+    if runtime is not None:
+        runtime.engine.dispose()
+
+
+def _copy_postgres(admin_url: str, template: WebTemplate) -> tuple[str, str]:
+    name = f"msinfuse_web_{uuid.uuid4().hex[:10]}"
+    template_name = make_url(template.url).database
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    admin.dispose()
+    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres(admin_url: str, name: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
+    """The application on a fresh copy of the small clinic (SQLite, then PostgreSQL)."""
+    if request.param == "sqlite":
+        template: WebTemplate = request.getfixturevalue("sqlite_web_template")
+        target = tmp_path / "web.sqlite3"
+        shutil.copy(make_url(template.url).database or "", target)
+        yield from make_web(f"sqlite:///{target}", template, "sqlite")
+        return
+    admin_url, pg_template = request.getfixturevalue("postgres_web_template")
+    name, url = _copy_postgres(admin_url, pg_template)
+    try:
+        yield from make_web(url, pg_template, "postgres")
+    finally:
+        _drop_postgres(admin_url, name)
+
+
+@pytest.fixture
+def sqlite_web(sqlite_web_template: WebTemplate, tmp_path: Path) -> Iterator[Web]:
+    """The application on a fresh SQLite copy only (for tests of the web layer itself)."""
+    target = tmp_path / "web.sqlite3"
+    shutil.copy(make_url(sqlite_web_template.url).database or "", target)
+    yield from make_web(f"sqlite:///{target}", sqlite_web_template, "sqlite")

@@ -24,6 +24,7 @@ from msinfuse.persistence.models.patients import (
 )
 from msinfuse.persistence.models.plans import PlannedDose, TreatmentPlan
 from msinfuse.persistence.models.projections import MonitoringDue, PmlRiskSnapshot
+from msinfuse.persistence.models.scheduling import ScheduleProposal
 
 __all__ = [
     "Administration",
@@ -47,6 +48,7 @@ __all__ = [
     "PremedicationGiven",
     "Procedure",
     "RateEvent",
+    "ScheduleProposal",
     "SigninAttempt",
     "Site",
     "Therapy",

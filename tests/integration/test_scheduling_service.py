@@ -158,7 +158,7 @@ def test_a_proposal_books_every_due_dose_and_passes_the_checker(
     booked = {b["dose_id"] for b in proposal.bookings}
     assert {clinic.reacted_dose, clinic.plain_dose, *clinic.course} <= booked
     # Every dose of the instance that was not already booked is in the proposal.
-    instance, build = scheduling.build_instance(session, ctx, SITE, WEEK)
+    _instance, build = scheduling.build_instance(session, ctx, SITE, WEEK)
     due = {v.dose_id for v in build.visits.values() if v.kind == "dose"}
     assert booked == due
     assert proposal.data["fixed"] >= 1
@@ -217,7 +217,8 @@ def test_fixed_appointments_are_respected(session: Session, ctx: ServiceContext,
     assert (row.starts_at, row.chair_id, row.status) == (start, fixed["chair_id"], "booked")
 
 
-def test_accept_writes_every_booking(session: Session, ctx: ServiceContext, clinic: Clinic):
+@pytest.mark.usefixtures("clinic")
+def test_accept_writes_every_booking(session: Session, ctx: ServiceContext):
     proposal = _propose(session, ctx)
     before = _active(session)
     result = scheduling.accept_proposal(session, ctx, proposal.id)
@@ -275,7 +276,8 @@ def test_a_booking_that_no_longer_fits_writes_nothing(
     assert statuses == {"planned"}
 
 
-def test_moves_are_only_made_when_allowed(session: Session, ctx: ServiceContext, clinic: Clinic):
+@pytest.mark.usefixtures("clinic")
+def test_moves_are_only_made_when_allowed(session: Session, ctx: ServiceContext):
     proposal = _propose(session, ctx, allow_moves=True)
     assert proposal.violations == []
     result = scheduling.accept_proposal(session, ctx, proposal.id)
@@ -283,9 +285,8 @@ def test_moves_are_only_made_when_allowed(session: Session, ctx: ServiceContext,
     assert _propose(session, ctx).moves == []
 
 
-def test_without_recorded_shifts_the_default_roster_is_named(
-    session: Session, ctx: ServiceContext, clinic: Clinic
-):
+@pytest.mark.usefixtures("clinic")
+def test_without_recorded_shifts_the_default_roster_is_named(session: Session, ctx: ServiceContext):
     for shift in scheduling.list_shifts(session, ctx, SITE, WEEK, 7):
         if shift["day"] == str(WEEK + timedelta(days=3)):
             scheduling.delete_shift(session, ctx, shift["id"])
@@ -295,7 +296,8 @@ def test_without_recorded_shifts_the_default_roster_is_named(
     assert str(WEEK) not in finding["message"]
 
 
-def test_roles(session: Session, clinic: Clinic):
+@pytest.mark.usefixtures("clinic")
+def test_roles(session: Session):
     viewer = make_ctx(Actor(None, "v", "viewer"))
     pharmacist = make_ctx(Actor(None, "p", "pharmacist"))
     with pytest.raises(PermissionDenied):
@@ -312,16 +314,16 @@ def test_roles(session: Session, clinic: Clinic):
     scheduling.accept_proposal(session, make_ctx(Actor(None, "a", "admin")), proposal.id)
 
 
-def test_a_past_week_and_bad_limits_are_refused(
-    session: Session, ctx: ServiceContext, clinic: Clinic
-):
+@pytest.mark.usefixtures("clinic")
+def test_a_past_week_and_bad_limits_are_refused(session: Session, ctx: ServiceContext):
     with pytest.raises(InvalidInput, match="over"):
         scheduling.propose_week(session, ctx, SITE, date(2026, 11, 2))
     with pytest.raises(InvalidInput, match="time limit"):
         scheduling.propose_week(session, ctx, SITE, WEEK, time_limit=0)
 
 
-def test_capacity_from_the_records(session: Session, ctx: ServiceContext, clinic: Clinic):
+@pytest.mark.usefixtures("clinic")
+def test_capacity_from_the_records(session: Session, ctx: ServiceContext):
     out = scheduling.capacity_week(session, ctx, SITE, WEEK, resource="chairs", time_limit=2)
     assert out["current"] == 6
     assert out["needed"] is not None

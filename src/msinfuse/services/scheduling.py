@@ -300,7 +300,7 @@ def _policy(build: _Build, fact: Fact, what: str, value: object) -> None:
             "severity": "info",
             "rule": "schedule.policy",
             "message": f"Clinic policy ({fact.status}): {what} = {value}.",
-            "sources": list(fact.sources),
+            "source": "; ".join(f"{c.source} §{c.section} rev {c.revision}" for c in fact.cite),
         }
     )
 
@@ -903,6 +903,8 @@ def _payload(
                 "reason": reason,
             }
         )
+    for finding in build.findings:
+        finding.setdefault("source", "clinic records")
     return {
         "days": [d.isoformat() for d in build.days],
         "bookings": bookings,

@@ -1061,7 +1061,7 @@ def capacity_week(
         instance = dataclasses.replace(instance, sites=(dataclasses.replace(site, nurses=roster),))
     result = capacity(instance, resource, site=build.site.code, time_limit=time_limit)
     out = result.as_dict()
-    out["findings"] = build.findings
+    out["findings"] = [{"source": "clinic records", **f} for f in build.findings]
     out["site"] = build.site.code
     out["week_start"] = build.days[0].isoformat()
     out["decision_support"] = DECISION_SUPPORT

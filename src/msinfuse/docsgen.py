@@ -114,6 +114,31 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
                 _cite(clinic.screening_max_age),
             ),
             ("Due-soon window (days)", clinic.due_soon_days.value, _cite(clinic.due_soon_days)),
+            (
+                "Scheduling: book up to days before planned",
+                clinic.schedule_early_days.value,
+                _cite(clinic.schedule_early_days),
+            ),
+            (
+                "Scheduling: book up to days after planned",
+                clinic.schedule_late_days.value,
+                _cite(clinic.schedule_late_days),
+            ),
+            (
+                "Scheduling: overtime after closing (max min)",
+                clinic.schedule_overtime_max_minutes.value,
+                _cite(clinic.schedule_overtime_max_minutes),
+            ),
+            (
+                "Scheduling: nurse break (min)",
+                clinic.schedule_nurse_break_minutes.value,
+                _cite(clinic.schedule_nurse_break_minutes),
+            ),
+            (
+                "Scheduling: default extra nurses per site-day",
+                clinic.schedule_default_nurses_extra.value,
+                _cite(clinic.schedule_default_nurses_extra),
+            ),
         ],
     )
     out += ["## PML risk tables (natalizumab)", ""]

@@ -12,14 +12,25 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import msinfuse
-from msinfuse.api.routes import admin, auth, checks, clinic, feeds, knowledge, patients, plans
+from msinfuse.api.routes import (
+    admin,
+    auth,
+    checks,
+    clinic,
+    feeds,
+    knowledge,
+    patients,
+    plans,
+    scheduling,
+)
 from msinfuse.errors import MsinfuseError
 from msinfuse.http.errors import json_error, plain_http_error, validation_error
 from msinfuse.http.runtime import Runtime
 
 PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    module.router for module in (auth, patients, plans, checks, clinic, knowledge, admin, feeds)
+    module.router
+    for module in (auth, patients, plans, checks, clinic, knowledge, admin, feeds, scheduling)
 )
 
 DESCRIPTION = (

@@ -5,6 +5,12 @@
     msinfuse schedule check m.json m.sol.json          # exit 1 when a hard constraint fails
     msinfuse schedule bound m.json [--mip-time 60] [--write]
     msinfuse schedule capacity m.json --resource nurses
+    msinfuse schedule week --site MAIN --week 2026-12-14 [--time-limit 10] [--accept]
+    msinfuse schedule accept 3
+    msinfuse schedule shifts add --site MAIN --day 2026-12-14 --starts 08:00 --ends 17:30 \
+        --break 12:00 --days 5 --count 3
+    msinfuse schedule shifts list --site MAIN --start 2026-12-14
+    msinfuse schedule capacity --site MAIN --week 2026-12-14 --resource chairs
 
 Files are described in docs/scheduling.md. Exit codes: 0 ok, 1 the checked schedule violates
 a hard constraint, 2 bad input (a bad file names the JSON path of the bad value).
@@ -13,6 +19,8 @@ a hard constraint, 2 bad input (a bad file names the JSON path of the bad value)
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +28,17 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from msinfuse.cli.common import JsonOption, console, emit_json, table
+from msinfuse.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    knowledge,
+    parse_clock,
+    parse_date,
+    print_findings,
+    print_footer,
+    table,
+)
 from msinfuse.domain import scheduling as sch
 from msinfuse.domain.scheduling.bound import lower_bound
 from msinfuse.domain.scheduling.capacity import capacity
@@ -287,12 +305,21 @@ def bound_command(
 
 @app.command("capacity")
 def capacity_command(
-    instance_path: InstanceArg,
+    instance_path: Annotated[
+        Path | None, typer.Argument(help="Instance JSON file (or give --week for the clinic's).")
+    ] = None,
     resource: Annotated[
         Resource, typer.Option("--resource", help="chairs or nurses.")
     ] = Resource.chairs,
     site: Annotated[
-        str | None, typer.Option("--site", help="Site id (needed when there are several).")
+        str | None,
+        typer.Option(
+            "--site", help="Site id (needed when there are several; with --week the site code)."
+        ),
+    ] = None,
+    week: Annotated[
+        str | None,
+        typer.Option("--week", help="A day of the clinic week to answer from the records."),
     ] = None,
     solver: SolverOpt = SolverChoice.cpsat,
     time_limit: TimeLimit = 10.0,
@@ -300,48 +327,302 @@ def capacity_command(
     seed: Seed = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """The fewest chairs or nurses at a site with which no visit is rejected (what-if)."""
-    instance = load_instance(instance_path)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task("searching", total=None)
-        result = capacity(
-            instance,
-            resource.value,
-            site=site,
-            solver=solver.value,
-            time_limit=time_limit,
-            workers=workers,
-            seed=seed,
-            progress=lambda text: bar.update(task, description=f"trying {text}"),
-        )
+    """The fewest chairs or nurses at a site with which no visit is rejected (what-if).
+
+    With ``--site S --week YYYY-MM-DD`` the week comes from the clinic's records (the due
+    doses, existing appointments and shifts ``schedule week`` would use); nurses then count
+    the same roster every day.
+    """
+    if week is not None:
+        result = _clinic_capacity(site, week, resource, time_limit, as_json)
+    elif instance_path is None:
+        raise typer.BadParameter("give an instance file, or --site and --week")
+    else:
+        instance = load_instance(instance_path)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task("searching", total=None)
+            result = capacity(
+                instance,
+                resource.value,
+                site=site,
+                solver=solver.value,
+                time_limit=time_limit,
+                workers=workers,
+                seed=seed,
+                progress=lambda text: bar.update(task, description=f"trying {text}"),
+            ).as_dict()
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result)
         return
     rows = [
         (t["count"], t["rejections"], t["objective"], t["lp_rejections_needed"])
-        for t in result.tried
+        for t in result["tried"]
     ]
     console.print(
         table(
-            f"{resource.value} at site {result.site}",
+            f"{resource.value} at site {result['site']}",
             [resource.value, "rejected", "Z (objective)", "LP: rejections needed"],
             rows,
         )
     )
-    if result.needed is None:
+    if result["needed"] is None:
         console.print(f"no count up to the search limit avoids rejections ({resource.value})")
     else:
         how = (
             "the LP proves one fewer cannot avoid a rejection"
-            if result.proven
+            if result["proven"]
             else f"one fewer was not shown impossible; {solver.value} with {time_limit:g} s found no schedule without rejections"
         )
-        console.print(f"{result.needed} {resource.value} suffice (now {result.current}); {how}.")
+        console.print(
+            f"{result['needed']} {resource.value} suffice (now {result['current']}); {how}."
+        )
+    if result.get("findings"):
+        print_findings(result["findings"])
     console.print(f"[italic]{FOOTER}[/]")
+
+
+def _clinic_capacity(
+    site: str | None, week: str, resource: Resource, time_limit: float, quiet: bool
+) -> dict[str, Any]:
+    from msinfuse.cli.records import run
+    from msinfuse.services import scheduling
+
+    if site is None:
+        raise typer.BadParameter("--week needs --site (the site code)")
+    day = parse_date(week, "week")
+    with console.status("searching", spinner="dots") if not quiet else nullcontext():
+        return run(
+            lambda session, ctx: scheduling.capacity_week(
+                session, ctx, site, day, resource=resource.value, time_limit=time_limit
+            )
+        )
+
+
+# ------------------------------------------------------------------------ the clinic's week
+
+shifts_app = typer.Typer(
+    help="Nurse shifts at a site (used by `schedule week`).", no_args_is_help=True
+)
+app.add_typer(shifts_app, name="shifts")
+
+
+@app.command("week")
+def week_command(
+    site: Annotated[str, typer.Option("--site", help="Site code.")],
+    week: Annotated[str, typer.Option("--week", help="A day of the week (its Monday is used).")],
+    time_limit: TimeLimit = 10.0,
+    allow_moves: Annotated[
+        bool, typer.Option("--allow-moves", help="Let existing booked appointments move.")
+    ] = False,
+    accept: Annotated[
+        bool, typer.Option("--accept", help="Write the bookings at once (all or nothing).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose the week's bookings at a site from the clinic's records (and accept them)."""
+    from msinfuse.cli.records import run
+    from msinfuse.services import scheduling
+
+    day = parse_date(week, "week")
+    with console.status("optimising the week", spinner="dots") if not as_json else nullcontext():
+        proposal = run(
+            lambda session, ctx: scheduling.propose_week(
+                session, ctx, site, day, time_limit=time_limit, allow_moves=allow_moves
+            )
+        )
+    accepted = None
+    if accept:
+        accepted = run(lambda session, ctx: scheduling.accept_proposal(session, ctx, proposal.id))
+    data = proposal.as_dict()
+    if accepted is not None:
+        data["status"] = accepted["status"]
+        data["accepted"] = accepted
+    if as_json:
+        emit_json(data)
+        return
+    print_proposal(data)
+
+
+def print_proposal(data: dict[str, Any]) -> None:
+    """A proposal as Rich tables: bookings, moves, rejections, objective, findings."""
+    console.print(
+        table(
+            f"Proposal {data['id']} for site {data['site']}, week of {data['week_start']} "
+            f"({data['status']})",
+            ["Start", "End", "Chair", "Patient", "Dose", "Agent", "Dose no.", "Series"],
+            [
+                (
+                    b["starts_at"].replace("T", " "),
+                    b["ends_at"][11:],
+                    b["chair"],
+                    b["patient_id"],
+                    b["dose_id"],
+                    b["agent"],
+                    b["dose_number"],
+                    b["series"],
+                )
+                for b in data["bookings"]
+            ],
+        )
+    )
+    if data["moves"]:
+        console.print(
+            table(
+                "Moves of existing appointments",
+                ["Appointment", "Was", "Now", "Chair"],
+                [
+                    (m["appointment_id"], m["was_starts_at"], m["starts_at"], m["chair"])
+                    for m in data["moves"]
+                ],
+            )
+        )
+    if data["rejections"]:
+        console.print(
+            table(
+                "Not booked",
+                ["Dose", "Patient", "Agent", "Dose no.", "Reason"],
+                [
+                    (r["dose_id"], r["patient_id"], r["agent"], r["dose_number"], r["reason"])
+                    for r in data["rejections"]
+                ],
+            )
+        )
+    objective = data["objective"]
+    console.print(
+        table("Objective", ["Term", "Value"], [(k, objective[k]) for k in sorted(objective)])
+    )
+    console.print(
+        f"{len(data['bookings'])} new bookings, {len(data['moves'])} moves, "
+        f"{data['fixed']} existing appointments kept, {len(data['rejections'])} not booked; "
+        f"checker: {'no violation' if not data['violations'] else '; '.join(data['violations'])}; "
+        f"solver: {data['solver'].get('name')}"
+        + (f" ({data['solver']['fallback']})" if data["solver"].get("fallback") else "")
+    )
+    print_findings(data["findings"])
+    if data.get("accepted"):
+        console.print(f"Accepted: {len(data['accepted']['booked'])} appointments booked.")
+    elif data["status"] == "proposed":
+        console.print(
+            f"Nothing is booked yet: accept with `msinfuse schedule accept {data['id']}`."
+        )
+    print_footer(data["label_revisions"], data["decision_support"])
+
+
+@app.command("accept")
+def accept_command(
+    proposal_id: Annotated[int, typer.Argument(help="Proposal id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write every booking of a stored proposal (refused when it has gone stale)."""
+    from msinfuse.cli.records import run
+    from msinfuse.services import scheduling
+
+    result = run(lambda session, ctx: scheduling.accept_proposal(session, ctx, proposal_id))
+    if as_json:
+        emit_json(result)
+        return
+    console.print(
+        f"Proposal {result['proposal_id']} accepted: {len(result['booked'])} booked, "
+        f"{len(result['moved'])} moved."
+    )
+
+
+@shifts_app.command("add")
+def shifts_add(
+    site: Annotated[str, typer.Option("--site", help="Site code.")],
+    day: Annotated[str, typer.Option("--day", help="YYYY-MM-DD.")],
+    starts: Annotated[str, typer.Option("--starts", help="HH:MM.")],
+    ends: Annotated[str, typer.Option("--ends", help="HH:MM.")],
+    break_starts: Annotated[
+        str | None, typer.Option("--break", help="Break start HH:MM (default: no break).")
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", help="Repeat on this many days from --day (weekdays).", min=1)
+    ] = 1,
+    count: Annotated[int, typer.Option("--count", help="Nurses on this shift.", min=1)] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Record nurse shifts (``--count`` nurses, on ``--days`` weekdays from ``--day``); the
+    nurses of one shift take their breaks one after another from ``--break``."""
+    from msinfuse.cli.records import run
+    from msinfuse.services import scheduling
+
+    first = parse_date(day, "day")
+    dates: list[date] = []
+    current = first
+    while len(dates) < days:
+        if current.weekday() < 5:
+            dates.append(current)
+        current += timedelta(days=1)
+    body = {"site": site, "starts": starts, "ends": ends}
+    breaks: list[str | None] = [None] * count
+    if break_starts is not None:
+        # Several nurses on one shift take their breaks one after another, never all at once.
+        first_break = datetime.combine(first, parse_clock(break_starts))
+        length = timedelta(minutes=knowledge().clinic.schedule_nurse_break_minutes.value)
+        breaks = [(first_break + k * length).strftime("%H:%M") for k in range(count)]
+    rows = run(
+        lambda session, ctx: [
+            scheduling.add_shift(session, ctx, {**body, "day": on, "break_starts": brk})
+            for on in dates
+            for brk in breaks
+        ]
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    _print_shifts(rows, f"Recorded {len(rows)} shifts")
+
+
+@shifts_app.command("list")
+def shifts_list(
+    site: Annotated[str, typer.Option("--site", help="Site code.")],
+    start: Annotated[
+        str | None, typer.Option("--start", help="YYYY-MM-DD (default today).")
+    ] = None,
+    days: Annotated[int, typer.Option("--days", help="Days to list.", min=1, max=31)] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """The nurse shifts recorded at a site."""
+    from msinfuse.cli.records import run
+    from msinfuse.services import scheduling
+
+    rows = run(
+        lambda session, ctx: scheduling.list_shifts(
+            session, ctx, site, parse_date(start, "start") if start else ctx.today, days
+        )
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    _print_shifts(rows, f"Nurse shifts at {site}")
+
+
+@shifts_app.command("delete")
+def shifts_delete(shift_id: Annotated[int, typer.Argument(help="Shift id.")]) -> None:
+    """Remove a recorded nurse shift."""
+    from msinfuse.cli.records import run
+    from msinfuse.services import scheduling
+
+    row = run(lambda session, ctx: scheduling.delete_shift(session, ctx, shift_id))
+    console.print(f"Removed shift {row['id']} ({row['day']} {row['starts']}-{row['ends']}).")
+
+
+def _print_shifts(rows: list[dict[str, Any]], title: str) -> None:
+    console.print(
+        table(
+            title,
+            ["Id", "Day", "Starts", "Ends", "Break", "Nurse (user id)"],
+            [
+                (r["id"], r["day"], r["starts"], r["ends"], r["break_starts"], r["user_id"])
+                for r in rows
+            ],
+        )
+    )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from msinfuse.domain.rates import RateRequest, plan_infusion
+from msinfuse.domain.rates import RatePlan, RateRequest, plan_infusion
 from msinfuse.errors import Conflict, InvalidInput
 from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import (
@@ -63,11 +63,16 @@ def appointment_json(session: Session, row: Appointment) -> dict[str, Any]:
 
 def chair_minutes_for_dose(session: Session, ctx: ServiceContext, dose: PlannedDose) -> float:
     """Chair time of a planned dose from the patient's own rate plan and reaction history."""
+    return rate_plan_for_dose(session, ctx, dose).chair_minutes
+
+
+def rate_plan_for_dose(session: Session, ctx: ServiceContext, dose: PlannedDose) -> RatePlan:
+    """The rate plan of a planned dose, from the patient's own plan and reaction history."""
     plan = repo.get_or_raise(session, TreatmentPlan, dose.plan_id, "plan")
     patient = repo.get_or_raise(session, Patient, dose.patient_id, "patient")
     state = build_patient_state(session, ctx.kb, patient)
     grades = tuple(a.reaction_grade for a in state.administrations_of(plan.agent))
-    rate_plan = plan_infusion(
+    return plan_infusion(
         ctx.kb,
         RateRequest(
             plan.agent,
@@ -79,7 +84,6 @@ def chair_minutes_for_dose(session: Session, ctx: ServiceContext, dose: PlannedD
             prior_reaction_grades=grades,
         ),
     )
-    return rate_plan.chair_minutes
 
 
 def _flush_or_conflict(session: Session) -> None:

@@ -35,6 +35,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "appointments.write": frozenset({"scheduler", "nurse"}),
     "schedule.optimise": frozenset({"scheduler"}),
+    "schedule.propose": frozenset({"admin", "scheduler", "nurse"}),
+    "schedule.accept": frozenset({"admin", "scheduler", "nurse"}),
+    "shifts.write": frozenset({"admin", "scheduler"}),
     "worklists.read": frozenset(
         {"admin", "prescriber", "nurse", "pharmacist", "scheduler", "viewer"}
     ),

@@ -252,3 +252,31 @@ def test_checker_flags_a_reported_objective_that_does_not_match_the_schedule():
     assert rules(inst, sol) == {"objective"}
     sol.objective = {"total": 15}  # 15 minutes after the preferred start
     assert rules(inst, sol) == set()
+
+
+class TestNurseDays:
+    """A shift limited to some days (a clinic's recorded shifts) counts only on those days."""
+
+    @staticmethod
+    def _inst() -> Instance:
+        from msinfuse.domain.scheduling import Nurse
+        from tests.unit.scheduling.helpers import replace
+
+        # Day 0: one nurse; day 1: nobody on duty.
+        base = site(nurses=[])
+        roster = replace(base, nurses=(Nurse("N1", 90, 200, 150, (0,)),))
+        return instance([request("R1", days=(0, 1), due=1)], [roster], days=2)
+
+    def test_checker_finds_no_nurse_on_a_day_the_shift_does_not_work(self):
+        assert "nurses" in rules(self._inst(), solution(at("R1", 96, day=1)))
+        assert "nurses" not in rules(self._inst(), solution(at("R1", 96, day=0)))
+
+    def test_solvers_use_only_the_day_with_a_nurse(self):
+        for sol in solved(self._inst()):
+            assert [a.day for a in sol.assignments] == [0]
+
+    def test_the_days_survive_the_instance_file(self):
+        from msinfuse.domain.scheduling import instance_from_json, instance_to_json
+
+        again = instance_from_json(instance_to_json(self._inst()))
+        assert again.sites[0].nurses[0].days == (0,)

@@ -745,6 +745,11 @@ class ClinicPolicy(Frozen):
     disconnection_minutes: Cited[float]
     screening_max_age: Cited[Duration]
     due_soon_days: Cited[int]
+    schedule_early_days: Cited[int]
+    schedule_late_days: Cited[int]
+    schedule_overtime_max_minutes: Cited[int]
+    schedule_nurse_break_minutes: Cited[int]
+    schedule_default_nurses_extra: Cited[int]
 
 
 class TherapyTerm(Fact):

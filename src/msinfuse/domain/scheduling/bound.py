@@ -175,7 +175,6 @@ def time_indexed(
     b = _Builder()
     m = instance.ratio
     rows: dict[tuple[str, int], dict[str, dict[int, int]]] = {}
-    caps = {s.id: [m * n for n in nurses_on_duty(instance, s)] for s in instance.sites}
     sites = {s.id: s for s in instance.sites}
 
     def site_day_rows(site_id: str, day: int) -> dict[str, dict[int, int]]:
@@ -183,10 +182,11 @@ def time_indexed(
         if key not in rows:
             s = sites[site_id]
             span = range(s.open, s.latest_end)
+            cap = [m * n for n in nurses_on_duty(instance, s, day)]
             rows[key] = {
                 "C": {t: b.row(-math.inf, s.chairs) for t in span},
                 "B": {t: b.row(-math.inf, s.beds) for t in span},
-                "N": {t: b.row(-math.inf, caps[site_id][t]) for t in span},
+                "N": {t: b.row(-math.inf, cap[t]) for t in span},
                 "S": {t // GRID: b.row(-math.inf, s.start_cap) for t in span if t % GRID == 0},
             }
         return rows[key]
@@ -229,7 +229,7 @@ def energy_lp(instance: Instance, reject_only: bool = False) -> _Builder:
         key = (site_id, day)
         if key not in rows:
             s = sites[site_id]
-            cap = [m * n for n in nurses_on_duty(instance, s)]
+            cap = [m * n for n in nurses_on_duty(instance, s, day)]
             open_units = float(sum(cap[s.open : s.close]))
             all_units = float(sum(cap[s.open : s.latest_end]))
             chair_rows = [

@@ -41,13 +41,15 @@ def _hhmm(units: int) -> str:
     return f"{units * _UNIT // 60:02d}:{units * _UNIT % 60:02d}"
 
 
-def _capacity(instance: Instance, site: Site) -> dict[int, int]:
-    """Nurses on duty and not on break, per 5-minute unit (sparse)."""
+def _capacity(instance: Instance, site: Site, day: int) -> dict[int, int]:
+    """Nurses on duty on day index ``day`` and not on break, per 5-minute unit (sparse)."""
     brk = int(instance.meta.get("break_units", 6))
     within = int(instance.meta.get("nurse_stay_within_units", 6))
     hard_end = site.close + site.ot_max
     cap: dict[int, int] = defaultdict(int)
     for n in site.nurses:
+        if n.days is not None and day not in n.days:
+            continue
         end = max(n.end, hard_end) if n.end >= site.close - within else n.end
         for t in range(n.start, end):
             if t < n.break_start or t >= n.break_start + brk:
@@ -214,7 +216,7 @@ def check(instance: Instance, solution: Solution) -> list[Violation]:
         by_site_day[(a.site, a.day)].append(a)
     for (site_id, day), group in sorted(by_site_day.items()):
         s = sites[site_id]
-        cap = _capacity(instance, s)
+        cap = _capacity(instance, s, day)
         chairs: dict[int, int] = defaultdict(int)
         beds: dict[int, int] = defaultdict(int)
         units: dict[int, int] = defaultdict(int)

@@ -26,14 +26,16 @@ DAY_UNITS = 24 * 60 // UNIT_MIN
 CHECKIN_UNITS = 6
 
 
-def nurses_on_duty(instance: Instance, site: Site) -> list[int]:
-    """N(t) for each 5-minute unit of the day: on duty and not on break.
+def nurses_on_duty(instance: Instance, site: Site, day: int) -> list[int]:
+    """N(t) for each 5-minute unit of day index ``day``: on duty and not on break.
 
     A nurse whose shift ends within ``nurse_stay_within_units`` of closing stays available
     until the hard end of the day (close + maximum overtime).
     """
     profile = [0] * DAY_UNITS
     for nurse in site.nurses:
+        if not nurse.works(day):
+            continue
         end = nurse.end
         if end >= site.close - instance.stay_within_units:
             end = max(end, site.latest_end)
@@ -109,10 +111,10 @@ def site_day_options(instance: Instance, request: Request) -> list[tuple[str, in
 class SiteDayState:
     """Resource use of one site-day for earliest-fit placement."""
 
-    def __init__(self, instance: Instance, site: Site) -> None:
+    def __init__(self, instance: Instance, site: Site, day: int) -> None:
         self.instance = instance
         self.site = site
-        self.cap = [instance.ratio * n for n in nurses_on_duty(instance, site)]
+        self.cap = [instance.ratio * n for n in nurses_on_duty(instance, site, day)]
         self.chairs = [0] * DAY_UNITS
         self.beds = [0] * DAY_UNITS
         self.nurse = [0] * DAY_UNITS
@@ -288,8 +290,8 @@ def _metrics(
     peak_nurse = 0.0
     makespan_past = 0
     for site in instance.sites:
-        cap = [instance.ratio * n for n in nurses_on_duty(instance, site)]
         for day in range(len(instance.days)):
+            cap = [instance.ratio * n for n in nurses_on_duty(instance, site, day)]
             group = groups.get((site.id, day), [])
             offered_chair += site.chairs * (site.close - site.open)
             chairs = [0] * DAY_UNITS

@@ -115,7 +115,7 @@ def solve_site_day(
     w = instance.weights
     m = instance.ratio
     model = cp_model.CpModel()
-    nurse_cap = [m * n for n in nurses_on_duty(instance, site)]
+    nurse_cap = [m * n for n in nurses_on_duty(instance, site, day)]
     cap_max = max(nurse_cap[site.open : site.latest_end] or [0])
     checkin = checkin_units(instance)
     free = spread_free_units(instance)
@@ -297,7 +297,7 @@ def mip_hint(
         for tag, value in zip(model.tags, model.values, strict=True)
         if tag is not None and value > 0.5
     }
-    state = SiteDayState(instance, site)
+    state = SiteDayState(instance, site, day)
     placed: dict[str, tuple[int, int | None]] = {}
     order = sorted(requests, key=lambda r: (r.id not in forced, chosen.get(r.id, 10**6), r.id))
     for r in order:
@@ -444,7 +444,7 @@ def solve_cpsat(
         for rid, (site_id, day, start, prep) in placed.items():
             key = (site_id, day)
             if key not in states:
-                states[key] = SiteDayState(instance, sites[site_id])
+                states[key] = SiteDayState(instance, sites[site_id], day)
             states[key].place(req[rid], start, prep)
         todo = [u for u in units(instance) if u[0].id not in placed]
         todo.sort(key=lambda u: -sum(instance.phases(r).chair for r in u))

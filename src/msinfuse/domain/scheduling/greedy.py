@@ -54,7 +54,7 @@ def place_unit(
     def state(site_id: str, day: int) -> SiteDayState:
         key = (site_id, day)
         if key not in states:
-            states[key] = SiteDayState(instance, instance.site(site_id))
+            states[key] = SiteDayState(instance, instance.site(site_id), day)
         return states[key]
 
     first = unit[0]

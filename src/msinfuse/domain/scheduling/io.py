@@ -105,6 +105,18 @@ def _phases(r: _Reader, data: Mapping[str, Any], path: str) -> Phases:
     )
 
 
+def _days(r: _Reader, data: Mapping[str, Any], path: str, n_days: int) -> tuple[int, ...] | None:
+    """A nurse shift's optional ``days`` (day indices it works; absent = every day)."""
+    raw = data.get("days")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or any(
+        not isinstance(d, int) or isinstance(d, bool) or not 0 <= d < n_days for d in raw
+    ):
+        raise r.fail(f"{path}.days", "expected a list of day indices")
+    return tuple(raw)
+
+
 def instance_from_json(text: str, source: str = "instance") -> Instance:
     """Parse and validate an instance file."""
     r = _Reader(source)
@@ -132,6 +144,7 @@ def instance_from_json(text: str, source: str = "instance") -> Instance:
                     r.int_(nd, "start", npath),
                     r.int_(nd, "end", npath),
                     r.int_(nd, "break", npath),
+                    _days(r, nd, npath, len(days)),
                 )
             )
         site = Site(
@@ -222,6 +235,13 @@ def instance_from_json(text: str, source: str = "instance") -> Instance:
     return Instance(dict(meta), tuple(days), tuple(sites), types, tuple(requests), dict(bounds))
 
 
+def _nurse_dict(n: Nurse) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": n.id, "start": n.start, "end": n.end, "break": n.break_start}
+    if n.days is not None:
+        item["days"] = list(n.days)
+    return item
+
+
 def instance_to_dict(instance: Instance) -> dict[str, Any]:
     """The JSON-ready form of an instance (§7.10b layout)."""
     sites = []
@@ -236,10 +256,7 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
             "start_cap": s.start_cap,
             "hoods": s.hoods,
             "pharmacy_open": s.pharmacy_open,
-            "nurses": [
-                {"id": n.id, "start": n.start, "end": n.end, "break": n.break_start}
-                for n in s.nurses
-            ],
+            "nurses": [_nurse_dict(n) for n in s.nurses],
         }
         if s.x_km or s.y_km:
             site["x_km"], site["y_km"] = s.x_km, s.y_km

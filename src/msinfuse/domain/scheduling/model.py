@@ -23,12 +23,21 @@ def clock(units: int) -> str:
 
 @dataclass(frozen=True)
 class Nurse:
-    """One nurse shift: on duty ``[start, end)`` with a break starting at ``break_start``."""
+    """One nurse shift: on duty ``[start, end)`` with a break starting at ``break_start``.
+
+    ``days`` restricts the shift to those day indices (a clinic's recorded shifts differ by
+    day); ``None`` means every day of the instance (the benchmark's fixed roster).
+    """
 
     id: str
     start: int
     end: int
     break_start: int
+    days: tuple[int, ...] | None = None
+
+    def works(self, day: int) -> bool:
+        """Whether this shift is on duty on day index ``day``."""
+        return self.days is None or day in self.days
 
 
 @dataclass(frozen=True)

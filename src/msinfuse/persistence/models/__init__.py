@@ -25,6 +25,7 @@ from msinfuse.persistence.models.patients import (
 )
 from msinfuse.persistence.models.plans import PlannedDose, TreatmentPlan
 from msinfuse.persistence.models.projections import MonitoringDue, PmlRiskSnapshot
+from msinfuse.persistence.models.scheduling import ScheduleProposal
 
 __all__ = [
     "Administration",
@@ -51,6 +52,7 @@ __all__ = [
     "PremedicationGiven",
     "Procedure",
     "RateEvent",
+    "ScheduleProposal",
     "SigninAttempt",
     "Site",
     "Therapy",

@@ -58,19 +58,22 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     root.include_router(feeds.public_router)
     root.mount("/", create_web(runtime))  # the web UI; last, so it never shadows the API
 
-    return SecurityMiddleware(_fhir_base_without_slash(root), settings.max_body_bytes)
+    root.add_middleware(FhirBaseWithoutSlash)
+    return SecurityMiddleware(root, settings.max_body_bytes)
 
 
-def _fhir_base_without_slash(app: ASGIApp) -> ASGIApp:
+class FhirBaseWithoutSlash:
     """FHIR clients post transaction bundles to the base URL itself (``POST /fhir``), and
     many do not follow redirects: route it to the mounted FHIR app's root directly."""
 
-    async def route(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == FHIR_PREFIX:
-            scope = {**scope, "path": FHIR_PREFIX + "/", "raw_path": (FHIR_PREFIX + "/").encode()}
-        await app(scope, receive, send)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-    return route
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == FHIR_PREFIX:
+            base = FHIR_PREFIX + "/"
+            scope = {**scope, "path": base, "raw_path": base.encode()}
+        await self.app(scope, receive, send)
 
 
 def create_app_from_environment() -> ASGIApp:

@@ -32,13 +32,16 @@ IGNORED = {"id", "created_at", "updated_at", "nurse_id", "prescriber_id", "creat
 
 @pytest.fixture
 def clinic(engine: Engine) -> Iterator[Engine]:
-    """A small demo clinic (committed) in the test's database (PostgreSQL's is shared, so it
-    is emptied first)."""
+    """A small demo clinic (committed) in the test's database. PostgreSQL's database is
+    shared by the session's tests, so it is emptied first and emptied again afterwards."""
     with Session(engine) as session:
         clear_clinic(session, make_ctx())
         build_demo_clinic(session, make_ctx(), patients=8, seed=5, sites=1, chairs_per_site=3)
         session.commit()
-    return engine
+    yield engine
+    with Session(engine) as session:
+        clear_clinic(session, make_ctx())
+        session.commit()
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ async def revoke_feed(
     """Revoke a calendar link: its address answers 404 from now on."""
     await request.form()
     feed = calendar_feed.revoke_feed(session, wr.ctx, feed_id)
-    return redirect(f"/patients/{feed['patient_id']}#calendar-feed", "feed-revoked")
+    return redirect(f"/patients/{feed['patient_id']}", "feed-revoked")
 
 
 def _plan_form(

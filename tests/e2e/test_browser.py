@@ -4,6 +4,7 @@ refusal; a screenshot of each main page goes to test-artifacts/."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -150,3 +151,53 @@ def test_main_pages_render_at_tablet_width_without_errors(page: Any, live: Live)
     page.goto(f"{live.base}/patients?search=Fischer")
     page.get_by_role("link", name=re.compile("Fischer")).click()
     shot(page, "patient-natalizumab")
+
+
+def test_scheduler_proposes_and_accepts_a_week_and_sees_the_new_bookings(page: Any, live: Live):
+    from playwright.sync_api import expect
+
+    today = date.today()
+    week = today if today.weekday() < 5 else today + timedelta(days=7 - today.weekday())
+    sign_in(page, live, "scheduler")
+    page.goto(f"{live.base}/schedule?site={live.clinic.site}&week={week.isoformat()}")
+    before = page.locator("details.booking").count()
+    expect(page.locator(".booking.proposed")).to_have_count(0)
+    page.get_by_label("Time limit (s)").fill("2")  # short solve on the small clinic
+    page.get_by_role("button", name="Propose the week").click()
+    expect(page.locator("#opt-progress")).to_be_visible()  # htmx shows progress while it runs
+    page.wait_for_url(re.compile(r"proposal=\d+"), timeout=60_000)
+    panel = page.locator("#proposal")
+    expect(panel).to_contain_text("every hard constraint holds")
+    expect(panel).to_contain_text("Objective (lower is better)")
+    expect(panel).to_contain_text("The schedule is a proposal")
+    proposed = page.locator(".week .booking.proposed")
+    expect(proposed.first).to_be_visible()
+    count = proposed.count()
+    assert count >= 1
+    unlabelled = page.evaluate(UNLABELLED)
+    assert unlabelled == [], f"the proposal page has fields without a label: {unlabelled}"
+    shot(page, "schedule-proposal")
+    page.get_by_role("button", name=re.compile("Accept and book")).click()
+    page.wait_for_url(re.compile(r"notice=accepted"))
+    expect(page.get_by_text("Proposal accepted")).to_be_visible()
+    expect(page.locator(".booking.proposed")).to_have_count(0)
+    expect(page.locator("details.booking")).to_have_count(before + count)
+    shot(page, "schedule-accepted")
+
+
+def test_nurse_creates_and_revokes_a_calendar_link(page: Any, live: Live):
+    from playwright.sync_api import expect
+
+    sign_in(page, live, "nurse")
+    page.goto(f"{live.base}/patients/{live.clinic.diaz}")
+    page.get_by_role("button", name="Create a calendar link").click()
+    field = page.get_by_label(re.compile("New calendar link"))
+    expect(field).to_have_value(re.compile(r"^http://127\.0\.0\.1:\d+/calendar/.+\.ics$"))
+    url = field.input_value()
+    feed = page.request.get(url)
+    assert feed.status == 200
+    page.goto(f"{live.base}/patients/{live.clinic.diaz}")
+    expect(page.get_by_label(re.compile("New calendar link"))).to_have_count(0)
+    page.get_by_role("button", name=re.compile("Revoke calendar link")).first.click()
+    expect(page.get_by_text("Calendar link revoked")).to_be_visible()
+    assert page.request.get(url).status == 404

@@ -116,6 +116,7 @@ class Web:
     sessions: dict[str, tuple[str, str]]
     clinic: SmallClinic
     backend: str
+    url: str = ""
 
     def _as(self, role: str | None) -> None:
         self.client.cookies.clear()
@@ -153,7 +154,7 @@ def make_web(url: str, template: WebTemplate, backend: str) -> Iterator[Web]:
     clock = Clock()
     app = create_app(settings, clock)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Web(client, clock, dict(template.sessions), template.clinic, backend)
+        yield Web(client, clock, dict(template.sessions), template.clinic, backend, url)
     runtime = getattr(getattr(getattr(app, "app", None), "state", None), "runtime", None)
     if runtime is not None:
         runtime.engine.dispose()

@@ -61,6 +61,10 @@ def test_the_web_uses_the_matrix_for_every_area():
         "knowledge.read",
         "users.manage",
         "sites.manage",
+        "schedule.propose",
+        "schedule.accept",
+        "shifts.write",
+        "feeds.manage",
     } <= used
 
 

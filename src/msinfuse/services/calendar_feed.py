@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from icalendar import Calendar, Event
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import msinfuse
@@ -24,11 +24,13 @@ from msinfuse.persistence import exchange as xrepo
 from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import (
     Appointment,
+    AuditEvent,
     CalendarFeed,
     MonitoringDue,
     Patient,
     PlannedDose,
     TreatmentPlan,
+    User,
 )
 from msinfuse.persistence.models.infusions import ACTIVE_APPOINTMENT_STATUSES
 from msinfuse.services import audit
@@ -72,10 +74,29 @@ def create_feed(session: Session, ctx: ServiceContext, patient_id: int) -> dict[
 
 
 def list_feeds(session: Session, ctx: ServiceContext, patient_id: int) -> list[dict[str, Any]]:
-    """A patient's feeds (without tokens)."""
+    """A patient's feeds (without tokens), with who created each and when it was last read
+    (from the audit trail: every read of a feed is audited)."""
     require(ctx.actor, "feeds.manage")
     repo.get_or_raise(session, Patient, patient_id, "patient")
-    return [_feed_json(f) for f in xrepo.patient_feeds(session, patient_id)]
+    out = []
+    for feed in xrepo.patient_feeds(session, patient_id):
+        creator = session.get(User, feed.created_by) if feed.created_by is not None else None
+        last_used = session.scalar(
+            select(func.max(AuditEvent.at)).where(
+                AuditEvent.resource_type == "CalendarFeed",
+                AuditEvent.resource_id == str(feed.id),
+                AuditEvent.action == "read",
+            )
+        )
+        out.append(
+            {
+                **_feed_json(feed),
+                "created_by": feed.created_by,
+                "created_by_name": creator.username if creator else None,
+                "last_used_at": last_used.isoformat() if last_used else None,
+            }
+        )
+    return out
 
 
 def revoke_feed(session: Session, ctx: ServiceContext, feed_id: int) -> dict[str, Any]:

@@ -55,6 +55,10 @@ NOTICES: dict[str, str] = {
     "plan": "Plan started; the dose calendar is laid out.",
     "booked": "Appointment booked.",
     "moved": "Appointment moved.",
+    "accepted": "Proposal accepted: its bookings are on the week below.",
+    "shift": "Nurse shift recorded.",
+    "shift-removed": "Nurse shift removed.",
+    "feed-revoked": "Calendar link revoked: it no longer works.",
     "user": "User saved.",
     "site": "Site created.",
 }

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from msinfuse.domain.provenance import DECISION_SUPPORT
 from msinfuse.http.deps import DB
-from msinfuse.services import checks, clinical, plans, records
+from msinfuse.services import calendar_feed, checks, clinical, plans, records
 from msinfuse.services.plan_preview import preview_plan
 from msinfuse.web.charts import timeline_svg
 from msinfuse.web.common import (
@@ -29,6 +29,7 @@ from msinfuse.web.common import (
 router = APIRouter()
 READ = web("patients.read")
 PLAN = web("plans.write")
+FEEDS = web("feeds.manage")
 PAGE = 50
 
 
@@ -88,6 +89,10 @@ def patient_data(wr: WebRequest, session: Session, patient_id: int) -> dict[str,
         "open_holds": holds,
         "checks": recent_checks,
         "timeline": timeline_svg(record, doses, ctx.today),
+        "feeds": (
+            calendar_feed.list_feeds(session, ctx, patient_id) if wr.can("feeds.manage") else []
+        ),
+        "new_feed_url": None,
         "labels": labels_for(wr, agents, profile),
         "decision_support": DECISION_SUPPORT,
     }
@@ -97,6 +102,30 @@ def patient_data(wr: WebRequest, session: Session, patient_id: int) -> dict[str,
 def patient_page(patient_id: int, wr: WebRequest = READ, session: Session = DB) -> HTMLResponse:
     """The patient page."""
     return render(wr, "patient.html", **patient_data(wr, session, patient_id))
+
+
+@router.post("/patients/{patient_id}/calendar-feeds", response_class=HTMLResponse)
+async def create_feed(
+    patient_id: int, request: Request, wr: WebRequest = FEEDS, session: Session = DB
+) -> HTMLResponse:
+    """A new private calendar link: the page shows its full address this once (the token is
+    stored only as a hash, so it cannot be shown again; the response is never cached)."""
+    await request.form()
+    created = calendar_feed.create_feed(session, wr.ctx, patient_id)
+    data = patient_data(wr, session, patient_id)
+    data["new_feed_url"] = str(request.base_url).rstrip("/") + created["path"]
+    data["new_feed_id"] = created["id"]
+    return render(wr, "patient.html", status=201, **data)
+
+
+@router.post("/calendar-feeds/{feed_id}/revoke", response_class=HTMLResponse)
+async def revoke_feed(
+    feed_id: int, request: Request, wr: WebRequest = FEEDS, session: Session = DB
+) -> Response:
+    """Revoke a calendar link: its address answers 404 from now on."""
+    await request.form()
+    feed = calendar_feed.revoke_feed(session, wr.ctx, feed_id)
+    return redirect(f"/patients/{feed['patient_id']}", "feed-revoked")
 
 
 def _plan_form(

@@ -14,3 +14,26 @@
   }
   setInterval(tick, 1000);
 })();
+
+// Copy-friendly calendar link: a Copy button copies the read-only field; focusing selects it.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) { return; }
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) { return; }
+    field.select();
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(field.value).then(function () { button.textContent = "Copied"; },
+        function () { button.textContent = "Selected: press Ctrl+C"; });
+    } else {
+      button.textContent = "Selected: press Ctrl+C";
+    }
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("data-select-on-focus")) {
+      event.target.select();
+    }
+  });
+})();

@@ -104,7 +104,18 @@ def test_the_logs_never_carry_patient_names_or_record_numbers(
 ):
     # The msinfuse logger does not propagate to the root logger (it has its own redacting
     # handler), so capture at the msinfuse logger itself, whatever level another test left.
+    # Earlier tests in the same process may have raised a child logger's level or disabled
+    # it (logging configuration by libraries under test); start from a known state.
     logger = logging.getLogger("msinfuse")
+    children = [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith("msinfuse.")
+    ]
+    saved = [(c, c.level, c.disabled) for c in children]
+    for child in children:
+        child.setLevel(logging.NOTSET)
+        child.disabled = False
     level = logger.level
     logger.addHandler(caplog.handler)
     logger.setLevel(logging.DEBUG)
@@ -116,6 +127,9 @@ def test_the_logs_never_carry_patient_names_or_record_numbers(
     finally:
         logger.removeHandler(caplog.handler)
         logger.setLevel(level)
+        for child, child_level, disabled in saved:
+            child.setLevel(child_level)
+            child.disabled = disabled
     logged = "\n".join(
         r.getMessage() for r in caplog.records if r.name.startswith("msinfuse")
     )  # the test client's own request log is not the server's

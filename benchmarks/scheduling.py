@@ -200,10 +200,17 @@ def goals(rows: list[InstanceRow]) -> str:
             fcfs = next(y for y in r.runs if y.solver == "fcfs")
             gain = 1 - x.objective["total"] / max(1.0, fcfs.objective["total"])
             needless = r.rejections_needed == 0 and x.metrics["rejections"] > 0
+            verdict = (
+                "needless rejections: goal not met"
+                if needless
+                else "the bound shows rejections are needed, so the no-rejection goal does not apply"
+                if r.rejections_needed > 0
+                else "no rejection: met"
+            )
             parts.append(
-                f"seed {r.seed}: Z {x.objective['total']:,.0f} vs FCFS {fcfs.objective['total']:,.0f} ({100 * gain:.0f} % lower; goal ≥ 30 %), "
-                f"{x.metrics['rejections']} rejected with the LP showing {r.rejections_needed} needed"
-                f"{' (needless rejections: goal not met)' if needless else ''}, gap to LB {100 * gap(x.objective['total'], r.best_bound):.1f} % (reference target ≤ 5 %)"
+                f"seed {r.seed}: Z {x.objective['total']:,.0f} vs FCFS {fcfs.objective['total']:,.0f} ({100 * gain:.0f} % lower; goal ≥ 30 %: {'met' if gain >= 0.3 else 'not met'}), "
+                f"{x.metrics['rejections']} rejected, at least {r.rejections_needed} needed by the LP ({verdict}), "
+                f"gap to LB {100 * gap(x.objective['total'], r.best_bound):.1f} % (reference target ≤ 5 %: {'met' if gap(x.objective['total'], r.best_bound) <= 0.05 else 'not met'})"
             )
         lines.append("- M at load 0.85, CP-SAT 60 s on 2 workers: " + "; ".join(parts) + ".")
     lrows = [r for r in rows if r.size == "L"]
@@ -211,7 +218,12 @@ def goals(rows: list[InstanceRow]) -> str:
         for x in r.runs:
             if x.solver == "cpsat":
                 lines.append(
-                    f"- L (network week, seed {r.seed}, load {r.load:.2f}): CP-SAT decomposition with a {x.limit:g} s limit finished in {x.wall_s:.0f} s, Z {x.objective['total']:,.0f}, gap {100 * gap(x.objective['total'], r.best_bound):.1f} % to the energetic bound {r.best_bound:,.0f} (the time-indexed LP is too large for the network week; the energetic bound is weak, so the gap overstates the distance to optimal)."
+                    f"- L (network week, seed {r.seed}, load {r.load:.2f}, {r.visits} visits): CP-SAT decomposition with a {x.limit:g} s limit "
+                    f"finished in {x.wall_s:.0f} s (goal: within 10 minutes), Z {x.objective['total']:,.0f} with {x.metrics['rejections']} rejected "
+                    f"(FCFS {next(y for y in r.runs if y.solver == 'fcfs').metrics['rejections']}); reported gap {100 * gap(x.objective['total'], r.best_bound):,.0f} % "
+                    f"to LB {r.best_bound:,.0f}. Both sides are weak here: the LB is the time-indexed LP with starts aggregated in blocks "
+                    f"(the full LP is too large) and shows {r.rejections_needed} rejections needed, while the decomposition keeps the greedy's day/site choices "
+                    "and leaves many rejections, so the true optimum lies somewhere in between."
                 )
     return "\n".join(lines) if lines else "- (no goal instances in this run)"
 
@@ -305,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         bound = lower_bound(
             inst, mip_time=0.0 if size == "L" else args.mip_time, threads=args.workers
         )
-        needed = rejections_needed(inst) if size != "L" else 0
+        needed = rejections_needed(inst)
         row = InstanceRow(
             size,
             load,

@@ -366,7 +366,11 @@ def solve_cpsat(
     }  # keep whole series
 
     keys = sorted(assigned, key=lambda k: (k[1], k[0]))
-    total_visits = sum(len(assigned[k]) for k in keys) or 1
+    # Time goes to site-days by size plus, heavily, by the visits the hint could not place.
+    weight = {
+        k: len(assigned[k]) + 10 * sum(r.id in rejected_set for r in assigned[k]) for k in keys
+    }
+    total_visits = sum(weight.values()) or 1
     placed: dict[str, tuple[str, int, int, int | None]] = {}
     results: dict[tuple[str, int], SiteDayResult] = {}
     log: list[tuple[float, float]] = []
@@ -378,8 +382,8 @@ def solve_cpsat(
     for index, key in enumerate(keys):
         site_id, day = key
         group = assigned[key]
-        budget = max(0.05, (deadline - time.perf_counter()) * len(group) / remaining_visits)
-        remaining_visits -= len(group)
+        budget = max(0.05, (deadline - time.perf_counter()) * weight[key] / remaining_visits)
+        remaining_visits -= weight[key]
         refs = {
             r.id: first_start[r.series.id]
             for r in group

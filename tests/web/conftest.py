@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,19 +17,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from msinfuse.app import create_app
 from msinfuse.config import Settings
-from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.http.deps import SESSION_COOKIE
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
-from msinfuse.services import auth
-from msinfuse.services.context import ROLES, SYSTEM
-from tests.api.conftest import PASSWORD, START, Clock, username
+from msinfuse.services.context import SYSTEM
+from tests.api.conftest import START, Clock
 from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
+from tests.support import create_database, create_role_users, drop_database, sign_in_roles
 from tests.web.clinic import SmallClinic, build_small_clinic
 
 
@@ -48,31 +45,12 @@ def seed(url: str) -> tuple[dict[str, tuple[str, str]], SmallClinic]:
     sessions: dict[str, tuple[str, str]] = {}
     with session_scope(session_factory(engine)) as session:
         ctx = make_ctx(SYSTEM)
-        for role in ROLES:
-            auth.create_user(
-                session,
-                ctx,
-                {
-                    "username": username(role),
-                    "full_name": f"{role.title()} One",
-                    "role": role,
-                    "password": PASSWORD,
-                },
-            )
+        create_role_users(session, ctx)
         session.flush()
-        for role in ROLES:
-            issued = auth.sign_in(
-                session,
-                settings,
-                default_knowledge_base(),
-                START - timedelta(hours=1),
-                username(role),
-                PASSWORD,
-                f"seed-{role}",
-                "session",
-            )
-            assert issued.csrf_token is not None
-            sessions[role] = (issued.token, issued.csrf_token)
+        issued = sign_in_roles(session, settings, START - timedelta(hours=1), "session")
+        for role, token in issued.items():
+            assert token.csrf_token is not None
+            sessions[role] = (token.token, token.csrf_token)
         clinic = build_small_clinic(session, ctx, TODAY)
     engine.dispose()
     return sessions, clinic
@@ -91,17 +69,11 @@ def postgres_web_template() -> Iterator[tuple[str, WebTemplate]]:
     admin_url = _postgres_admin_url()
     if admin_url is None:
         pytest.skip("PostgreSQL not reachable: set MSINFUSE_TEST_POSTGRES_URL to run these tests")
-    name = f"msinfuse_webtpl_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    name, url = create_database(admin_url, "msinfuse_webtpl")
     upgrade(url)
     template = WebTemplate(url, *seed(url))
     yield admin_url, template
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(admin_url, name)
 
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -160,23 +132,6 @@ def make_web(url: str, template: WebTemplate, backend: str) -> Iterator[Web]:
         runtime.engine.dispose()
 
 
-def _copy_postgres(admin_url: str, template: WebTemplate) -> tuple[str, str]:
-    name = f"msinfuse_web_{uuid.uuid4().hex[:10]}"
-    template_name = make_url(template.url).database
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    admin.dispose()
-    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
     """The application on a fresh copy of the small clinic (SQLite, then PostgreSQL)."""
@@ -187,11 +142,11 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
         yield from make_web(f"sqlite:///{target}", template, "sqlite")
         return
     admin_url, pg_template = request.getfixturevalue("postgres_web_template")
-    name, url = _copy_postgres(admin_url, pg_template)
+    name, url = create_database(admin_url, "msinfuse_web", pg_template.url)
     try:
         yield from make_web(url, pg_template, "postgres")
     finally:
-        _drop_postgres(admin_url, name)
+        drop_database(admin_url, name)
 
 
 @pytest.fixture

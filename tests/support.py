@@ -1,6 +1,6 @@
 """Fixture code shared by the API, web and browser tests: one user per role (and a sign-in
-for each), PostgreSQL databases made and dropped beside the tests' own, and the real server
-on loopback in a thread."""
+for each), PostgreSQL databases made and dropped beside the tests' own, the application in a
+test client, and the real server on loopback in a thread."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from msinfuse.app import create_app
 from msinfuse.config import Settings
 from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.services import auth
@@ -85,6 +89,18 @@ def drop_database(admin_url: str, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def app_client(settings: Settings, clock: Any) -> Iterator[TestClient]:
+    """The real application on ``settings`` and ``clock`` in a test client (server errors
+    come back as 500 responses); its database engine is disposed afterwards."""
+    app = create_app(settings, clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+    runtime = getattr(getattr(getattr(app, "app", None), "state", None), "runtime", None)
+    if runtime is not None:
+        runtime.engine.dispose()
 
 
 @dataclass

@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
 from tests.support import (
+    app_client,
     create_database,
     create_role_users,
     drop_database,
     sign_in_roles,
 )
 
-from msinfuse.app import create_app
 from msinfuse.config import Settings
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
@@ -120,13 +120,8 @@ class Api:
 def make_api(url: str, tokens: dict[str, str], backend: str, **overrides: Any) -> Iterator[Api]:
     settings = Settings(database_url=url, **overrides)
     clock = Clock()
-    app = create_app(settings, clock)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with app_client(settings, clock) as client:
         yield Api(client, clock, dict(tokens), url, settings, backend)
-    app_state = getattr(app, "app", None)
-    runtime = getattr(getattr(app_state, "state", None), "runtime", None)
-    if runtime is not None:
-        runtime.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

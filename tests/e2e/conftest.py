@@ -24,17 +24,11 @@ from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
 from msinfuse.services.context import SYSTEM, ServiceContext
+from msinfuse.web.screenshots import CHROMIUM_ARGS
 from tests.support import PASSWORD, Server, create_role_users, start_server, username
 from tests.web.clinic import SmallClinic, build_small_clinic
 
 CHROMIUM = os.environ.get("MSINFUSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 #: Form refusals the tests provoke on purpose (Chromium logs the page's own status).
 EXPECTED_REFUSAL = re.compile(
     r"Failed to load resource: the server responded with a status of (400|403|409)"

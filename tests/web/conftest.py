@@ -19,7 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from msinfuse.app import create_app
 from msinfuse.config import Settings
 from msinfuse.http.deps import SESSION_COOKIE
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
@@ -27,7 +26,13 @@ from msinfuse.persistence.migrate import upgrade
 from msinfuse.services.context import SYSTEM
 from tests.api.conftest import START, Clock
 from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
-from tests.support import create_database, create_role_users, drop_database, sign_in_roles
+from tests.support import (
+    app_client,
+    create_database,
+    create_role_users,
+    drop_database,
+    sign_in_roles,
+)
 from tests.web.clinic import SmallClinic, build_small_clinic
 
 
@@ -124,12 +129,8 @@ class Web:
 def make_web(url: str, template: WebTemplate, backend: str) -> Iterator[Web]:
     settings = Settings(database_url=url)
     clock = Clock()
-    app = create_app(settings, clock)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with app_client(settings, clock) as client:
         yield Web(client, clock, dict(template.sessions), template.clinic, backend, url)
-    runtime = getattr(getattr(getattr(app, "app", None), "state", None), "runtime", None)
-    if runtime is not None:
-        runtime.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

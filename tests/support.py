@@ -4,6 +4,7 @@ test client, and the real server on loopback in a thread."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn
@@ -69,6 +71,12 @@ def sign_in_roles(
         )
         for role in ROLES
     }
+
+
+def copy_sqlite(template_url: str, target: Path) -> str:
+    """Copy the SQLite database at ``template_url`` to ``target``; return the copy's URL."""
+    shutil.copy(make_url(template_url).database or "", target)
+    return f"sqlite:///{target}"
 
 
 def create_database(admin_url: str, prefix: str, template: str | None = None) -> tuple[str, str]:

@@ -8,7 +8,6 @@ on a settable clock so expiry and lock-out can be tested without waiting.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,10 +16,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
 from tests.support import (
     app_client,
+    copy_sqlite,
     create_database,
     create_role_users,
     drop_database,
@@ -129,9 +128,8 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """The application on a fresh database (SQLite, then PostgreSQL)."""
     if request.param == "sqlite":
         template: Template = request.getfixturevalue("sqlite_api_template")
-        target = tmp_path / "api.sqlite3"
-        shutil.copy(make_url(template.url).database or "", target)
-        yield from make_api(f"sqlite:///{target}", template.tokens, "sqlite")
+        url = copy_sqlite(template.url, tmp_path / "api.sqlite3")
+        yield from make_api(url, template.tokens, "sqlite")
         return
     admin_url, template = request.getfixturevalue("postgres_api_template")
     name, url = create_database(admin_url, "msinfuse_api", template.url)
@@ -144,6 +142,5 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
 @pytest.fixture
 def sqlite_api(sqlite_api_template: Template, tmp_path: Path) -> Iterator[Api]:
     """The application on a fresh SQLite database only (for tests of the HTTP layer)."""
-    target = tmp_path / "api.sqlite3"
-    shutil.copy(make_url(sqlite_api_template.url).database or "", target)
-    yield from make_api(f"sqlite:///{target}", sqlite_api_template.tokens, "sqlite")
+    url = copy_sqlite(sqlite_api_template.url, tmp_path / "api.sqlite3")
+    yield from make_api(url, sqlite_api_template.tokens, "sqlite")

@@ -8,7 +8,6 @@ writes, the other sees. Concurrent requests beyond the thread pool complete with
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.api.conftest import API, Template
 from tests.support import (
     PASSWORD,
     Server,
+    copy_sqlite,
     create_database,
     drop_database,
     start_server,
@@ -32,9 +32,7 @@ from msinfuse.config import Settings
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         template: Template = request.getfixturevalue("sqlite_api_template")
-        target = tmp_path / "live.sqlite3"
-        shutil.copy(template.url.removeprefix("sqlite:///"), target)
-        yield f"sqlite:///{target}"
+        yield copy_sqlite(template.url, tmp_path / "live.sqlite3")
         return
     admin_url, template = request.getfixturevalue("postgres_api_template")
     name, url = create_database(admin_url, "msinfuse_live", template.url)

@@ -8,7 +8,6 @@ it is done once) and the small clinic of :mod:`tests.web.clinic`.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +16,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from msinfuse.config import Settings
 from msinfuse.http.deps import SESSION_COOKIE
@@ -28,6 +26,7 @@ from tests.api.conftest import START, Clock
 from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
 from tests.support import (
     app_client,
+    copy_sqlite,
     create_database,
     create_role_users,
     drop_database,
@@ -138,9 +137,8 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
     """The application on a fresh copy of the small clinic (SQLite, then PostgreSQL)."""
     if request.param == "sqlite":
         template: WebTemplate = request.getfixturevalue("sqlite_web_template")
-        target = tmp_path / "web.sqlite3"
-        shutil.copy(make_url(template.url).database or "", target)
-        yield from make_web(f"sqlite:///{target}", template, "sqlite")
+        url = copy_sqlite(template.url, tmp_path / "web.sqlite3")
+        yield from make_web(url, template, "sqlite")
         return
     admin_url, pg_template = request.getfixturevalue("postgres_web_template")
     name, url = create_database(admin_url, "msinfuse_web", pg_template.url)
@@ -153,6 +151,5 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
 @pytest.fixture
 def sqlite_web(sqlite_web_template: WebTemplate, tmp_path: Path) -> Iterator[Web]:
     """The application on a fresh SQLite copy only (for tests of the web layer itself)."""
-    target = tmp_path / "web.sqlite3"
-    shutil.copy(make_url(sqlite_web_template.url).database or "", target)
-    yield from make_web(f"sqlite:///{target}", sqlite_web_template, "sqlite")
+    url = copy_sqlite(sqlite_web_template.url, tmp_path / "web.sqlite3")
+    yield from make_web(url, sqlite_web_template, "sqlite")

@@ -8,8 +8,6 @@ on a settable clock so expiry and lock-out can be tested without waiting.
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,25 +16,23 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
+from tests.support import (
+    app_client,
+    copy_sqlite,
+    create_database,
+    create_role_users,
+    drop_database,
+    sign_in_roles,
+)
 
-from msinfuse.app import create_app
 from msinfuse.config import Settings
-from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
-from msinfuse.services import auth
-from msinfuse.services.context import ROLES, SYSTEM
+from msinfuse.services.context import SYSTEM
 
 START = datetime.combine(TODAY, datetime.min.time(), UTC).replace(hour=8)
-PASSWORD = "Correct-Horse-42"
 API = "/api/v1"
-
-
-def username(role: str) -> str:
-    return f"{role}1"
 
 
 @dataclass
@@ -62,32 +58,11 @@ def _seed(url: str) -> dict[str, str]:
     """Create one user per role and sign each in once; return their bearer tokens."""
     engine = make_engine(url)
     settings = Settings(database_url=url, token_hours=24 * 365)
-    tokens: dict[str, str] = {}
     with session_scope(session_factory(engine)) as session:
-        ctx = make_ctx(SYSTEM)
-        for role in ROLES:
-            auth.create_user(
-                session,
-                ctx,
-                {
-                    "username": username(role),
-                    "full_name": f"{role.title()} One",
-                    "role": role,
-                    "password": PASSWORD,
-                },
-            )
+        create_role_users(session, make_ctx(SYSTEM))
         session.flush()
-        for role in ROLES:
-            issued = auth.sign_in(
-                session,
-                settings,
-                default_knowledge_base(),
-                START - timedelta(hours=1),
-                username(role),
-                PASSWORD,
-                f"seed-{role}",
-            )
-            tokens[role] = issued.token
+        issued = sign_in_roles(session, settings, START - timedelta(hours=1))
+        tokens = {role: token.token for role, token in issued.items()}
     engine.dispose()
     return tokens
 
@@ -105,17 +80,11 @@ def postgres_api_template() -> Iterator[tuple[str, Template]]:
     admin_url = _postgres_admin_url()
     if admin_url is None:
         pytest.skip("PostgreSQL not reachable: set MSINFUSE_TEST_POSTGRES_URL to run these tests")
-    name = f"msinfuse_apitpl_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    name, url = create_database(admin_url, "msinfuse_apitpl")
     upgrade(url)
     template = Template(url, _seed(url))
     yield admin_url, template
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(admin_url, name)
 
 
 @dataclass
@@ -150,13 +119,8 @@ class Api:
 def make_api(url: str, tokens: dict[str, str], backend: str, **overrides: Any) -> Iterator[Api]:
     settings = Settings(database_url=url, **overrides)
     clock = Clock()
-    app = create_app(settings, clock)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with app_client(settings, clock) as client:
         yield Api(client, clock, dict(tokens), url, settings, backend)
-    app_state = getattr(app, "app", None)
-    runtime = getattr(getattr(app_state, "state", None), "runtime", None)
-    if runtime is not None:
-        runtime.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -164,28 +128,19 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """The application on a fresh database (SQLite, then PostgreSQL)."""
     if request.param == "sqlite":
         template: Template = request.getfixturevalue("sqlite_api_template")
-        target = tmp_path / "api.sqlite3"
-        shutil.copy(make_url(template.url).database or "", target)
-        yield from make_api(f"sqlite:///{target}", template.tokens, "sqlite")
+        url = copy_sqlite(template.url, tmp_path / "api.sqlite3")
+        yield from make_api(url, template.tokens, "sqlite")
         return
     admin_url, template = request.getfixturevalue("postgres_api_template")
-    name = f"msinfuse_api_{uuid.uuid4().hex[:10]}"
-    template_name = make_url(template.url).database
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    name, url = create_database(admin_url, "msinfuse_api", template.url)
     try:
         yield from make_api(url, template.tokens, "postgres")
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(admin_url, name)
 
 
 @pytest.fixture
 def sqlite_api(sqlite_api_template: Template, tmp_path: Path) -> Iterator[Api]:
     """The application on a fresh SQLite database only (for tests of the HTTP layer)."""
-    target = tmp_path / "api.sqlite3"
-    shutil.copy(make_url(sqlite_api_template.url).database or "", target)
-    yield from make_api(f"sqlite:///{target}", sqlite_api_template.tokens, "sqlite")
+    url = copy_sqlite(sqlite_api_template.url, tmp_path / "api.sqlite3")
+    yield from make_api(url, sqlite_api_template.tokens, "sqlite")

@@ -8,88 +8,47 @@ writes, the other sees. Concurrent requests beyond the thread pool complete with
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from tests.api.conftest import API, PASSWORD, Template, username
+from tests.api.conftest import API, Template
+from tests.support import (
+    PASSWORD,
+    Server,
+    copy_sqlite,
+    create_database,
+    drop_database,
+    start_server,
+    username,
+)
 
 from msinfuse.app import create_app
 from msinfuse.config import Settings
-
-
-@dataclass
-class Live:
-    base: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(settings: Settings) -> Live:
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    return Live(f"http://127.0.0.1:{port}", server, thread)
-
-
-def _stop(live: Live) -> None:
-    live.server.should_exit = True
-    live.thread.join(timeout=30)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         template: Template = request.getfixturevalue("sqlite_api_template")
-        target = tmp_path / "live.sqlite3"
-        shutil.copy(template.url.removeprefix("sqlite:///"), target)
-        yield f"sqlite:///{target}"
+        yield copy_sqlite(template.url, tmp_path / "live.sqlite3")
         return
     admin_url, template = request.getfixturevalue("postgres_api_template")
-    name = f"msinfuse_live_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(template.url).database}"'))
+    name, url = create_database(admin_url, "msinfuse_live", template.url)
     try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(admin_url, name)
 
 
 @pytest.fixture
-def two_servers(database_url: str) -> Iterator[tuple[Live, Live]]:
+def two_servers(database_url: str) -> Iterator[tuple[Server, Server]]:
     settings = Settings(database_url=database_url, db_pool_size=3, log_level="WARNING")
-    first, second = _start(settings), _start(settings)
+    first, second = start_server(create_app(settings)), start_server(create_app(settings))
     yield first, second
-    _stop(first)
-    _stop(second)
+    first.stop()
+    second.stop()
 
 
 def _sign_in(base: str, user: str, password: str = PASSWORD) -> httpx.Response:

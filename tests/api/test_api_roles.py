@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.api.conftest import API, PASSWORD, Api, username
+from tests.api.conftest import API, Api
+from tests.support import PASSWORD, username
 
 from msinfuse.api.app import PUBLIC_PATHS, route_permissions
 from msinfuse.services.context import PERMISSIONS, ROLES

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.api.conftest import API, PASSWORD, Api, Template, make_api, username
+from tests.api.conftest import API, Api, Template, make_api
 from tests.api.test_api_flow import patient
+from tests.support import PASSWORD, username
 
 from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope

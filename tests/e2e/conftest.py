@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,26 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from msinfuse.app import create_app
 from msinfuse.config import Settings
 from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
-from msinfuse.services import auth
-from msinfuse.services.context import ROLES, SYSTEM, ServiceContext
-from tests.api.conftest import PASSWORD, username
+from msinfuse.services.context import SYSTEM, ServiceContext
+from msinfuse.web.screenshots import CHROMIUM_ARGS
+from tests.support import PASSWORD, Server, create_role_users, start_server, username
 from tests.web.clinic import SmallClinic, build_small_clinic
 
 CHROMIUM = os.environ.get("MSINFUSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 #: Form refusals the tests provoke on purpose (Chromium logs the page's own status).
 EXPECTED_REFUSAL = re.compile(
     r"Failed to load resource: the server responded with a status of (400|403|409)"
@@ -62,14 +51,7 @@ class Live:
 
     base: str
     clinic: SmallClinic
-    server: uvicorn.Server
-    thread: threading.Thread
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    server: Server
 
 
 @pytest.fixture(scope="session")
@@ -83,35 +65,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     today = date.today()
     ctx = ServiceContext(default_knowledge_base(), SYSTEM, today, datetime.now(UTC))
     with session_scope(session_factory(engine)) as session:
-        for role in ROLES:
-            auth.create_user(
-                session,
-                ctx,
-                {
-                    "username": username(role),
-                    "full_name": f"{role.title()} One",
-                    "role": role,
-                    "password": PASSWORD,
-                },
-            )
+        create_role_users(session, ctx)
         clinic = build_small_clinic(session, ctx, today)
     engine.dispose()
-    port = _free_port()
     settings = Settings(database_url=url, log_level="WARNING", signin_per_minute=100)
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield Live(f"http://127.0.0.1:{port}", clinic, server, thread)
-    server.should_exit = True
-    thread.join(timeout=30)
+    server = start_server(create_app(settings))
+    yield Live(server.base, clinic, server)
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,6 @@ it is done once) and the small clinic of :mod:`tests.web.clinic`.
 from __future__ import annotations
 
 import re
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,19 +16,22 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from msinfuse.app import create_app
 from msinfuse.config import Settings
-from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.http.deps import SESSION_COOKIE
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.migrate import upgrade
-from msinfuse.services import auth
-from msinfuse.services.context import ROLES, SYSTEM
-from tests.api.conftest import PASSWORD, START, Clock, username
+from msinfuse.services.context import SYSTEM
+from tests.api.conftest import START, Clock
 from tests.integration.conftest import TODAY, _postgres_admin_url, make_ctx
+from tests.support import (
+    app_client,
+    copy_sqlite,
+    create_database,
+    create_role_users,
+    drop_database,
+    sign_in_roles,
+)
 from tests.web.clinic import SmallClinic, build_small_clinic
 
 
@@ -48,31 +49,12 @@ def seed(url: str) -> tuple[dict[str, tuple[str, str]], SmallClinic]:
     sessions: dict[str, tuple[str, str]] = {}
     with session_scope(session_factory(engine)) as session:
         ctx = make_ctx(SYSTEM)
-        for role in ROLES:
-            auth.create_user(
-                session,
-                ctx,
-                {
-                    "username": username(role),
-                    "full_name": f"{role.title()} One",
-                    "role": role,
-                    "password": PASSWORD,
-                },
-            )
+        create_role_users(session, ctx)
         session.flush()
-        for role in ROLES:
-            issued = auth.sign_in(
-                session,
-                settings,
-                default_knowledge_base(),
-                START - timedelta(hours=1),
-                username(role),
-                PASSWORD,
-                f"seed-{role}",
-                "session",
-            )
-            assert issued.csrf_token is not None
-            sessions[role] = (issued.token, issued.csrf_token)
+        issued = sign_in_roles(session, settings, START - timedelta(hours=1), "session")
+        for role, token in issued.items():
+            assert token.csrf_token is not None
+            sessions[role] = (token.token, token.csrf_token)
         clinic = build_small_clinic(session, ctx, TODAY)
     engine.dispose()
     return sessions, clinic
@@ -91,17 +73,11 @@ def postgres_web_template() -> Iterator[tuple[str, WebTemplate]]:
     admin_url = _postgres_admin_url()
     if admin_url is None:
         pytest.skip("PostgreSQL not reachable: set MSINFUSE_TEST_POSTGRES_URL to run these tests")
-    name = f"msinfuse_webtpl_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    name, url = create_database(admin_url, "msinfuse_webtpl")
     upgrade(url)
     template = WebTemplate(url, *seed(url))
     yield admin_url, template
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(admin_url, name)
 
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -152,29 +128,8 @@ class Web:
 def make_web(url: str, template: WebTemplate, backend: str) -> Iterator[Web]:
     settings = Settings(database_url=url)
     clock = Clock()
-    app = create_app(settings, clock)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with app_client(settings, clock) as client:
         yield Web(client, clock, dict(template.sessions), template.clinic, backend, url)
-    runtime = getattr(getattr(getattr(app, "app", None), "state", None), "runtime", None)
-    if runtime is not None:
-        runtime.engine.dispose()
-
-
-def _copy_postgres(admin_url: str, template: WebTemplate) -> tuple[str, str]:
-    name = f"msinfuse_web_{uuid.uuid4().hex[:10]}"
-    template_name = make_url(template.url).database
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    admin.dispose()
-    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -182,21 +137,19 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
     """The application on a fresh copy of the small clinic (SQLite, then PostgreSQL)."""
     if request.param == "sqlite":
         template: WebTemplate = request.getfixturevalue("sqlite_web_template")
-        target = tmp_path / "web.sqlite3"
-        shutil.copy(make_url(template.url).database or "", target)
-        yield from make_web(f"sqlite:///{target}", template, "sqlite")
+        url = copy_sqlite(template.url, tmp_path / "web.sqlite3")
+        yield from make_web(url, template, "sqlite")
         return
     admin_url, pg_template = request.getfixturevalue("postgres_web_template")
-    name, url = _copy_postgres(admin_url, pg_template)
+    name, url = create_database(admin_url, "msinfuse_web", pg_template.url)
     try:
         yield from make_web(url, pg_template, "postgres")
     finally:
-        _drop_postgres(admin_url, name)
+        drop_database(admin_url, name)
 
 
 @pytest.fixture
 def sqlite_web(sqlite_web_template: WebTemplate, tmp_path: Path) -> Iterator[Web]:
     """The application on a fresh SQLite copy only (for tests of the web layer itself)."""
-    target = tmp_path / "web.sqlite3"
-    shutil.copy(make_url(sqlite_web_template.url).database or "", target)
-    yield from make_web(f"sqlite:///{target}", sqlite_web_template, "sqlite")
+    url = copy_sqlite(sqlite_web_template.url, tmp_path / "web.sqlite3")
+    yield from make_web(url, sqlite_web_template, "sqlite")

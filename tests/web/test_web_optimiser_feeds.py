@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
 from msinfuse.persistence.models import Appointment, ScheduleProposal
 from msinfuse.services.context import PERMISSIONS, ROLES
-from tests.api.conftest import username
+from tests.support import username
 from tests.web.conftest import Web
 
 WEEK = "/schedule?site=NORTH&week=2026-11-24"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from msinfuse.http.deps import SESSION_COOKIE
-from tests.api.conftest import PASSWORD, username
+from tests.support import PASSWORD, username
 from tests.web.conftest import Web
 
 

@@ -82,6 +82,49 @@ class ReactionIn(_In):
     outcome: str | None = Field(default=None, max_length=60)
 
 
+def rate_event_row(administration_id: int, e: RateEventIn) -> RateEvent:
+    """The stored row of a pump rate given during an administration."""
+    return RateEvent(
+        administration_id=administration_id, minute=e.minute, rate_ml_per_h=e.rate_ml_h, kind=e.kind
+    )
+
+
+def premedication_row(
+    administration_id: int, p: PremedicationIn, default_given_at: datetime | None = None
+) -> PremedicationGiven:
+    """The stored row of a premedication given (at ``default_given_at`` when it names no time)."""
+    return PremedicationGiven(
+        administration_id=administration_id,
+        drug=p.drug,
+        dose=p.dose,
+        route=p.route,
+        given_at=p.given_at or default_given_at,
+    )
+
+
+def vital_sign_row(administration_id: int, v: VitalSignIn) -> VitalSign:
+    """The stored row of a vital sign taken during an administration."""
+    return VitalSign(
+        administration_id=administration_id,
+        kind=v.kind,
+        value=v.value,
+        unit=v.unit,
+        taken_at=v.taken_at,
+    )
+
+
+def reaction_row(administration_id: int, r: ReactionIn) -> InfusionReaction:
+    """The stored row of an infusion reaction."""
+    return InfusionReaction(
+        administration_id=administration_id,
+        onset_minute=r.onset_minute,
+        grade=r.grade,
+        resume_minute=r.resume_minute,
+        actions=r.actions,
+        outcome=r.outcome,
+    )
+
+
 class AdministrationCreate(_In):
     """An infusion given."""
 
@@ -193,33 +236,10 @@ def record_administration(
     )
     session.add(row)
     session.flush()
-    session.add_all(
-        RateEvent(administration_id=row.id, minute=e.minute, rate_ml_per_h=e.rate_ml_h, kind=e.kind)
-        for e in body.rate_events
-    )
-    session.add_all(
-        PremedicationGiven(
-            administration_id=row.id, drug=p.drug, dose=p.dose, route=p.route, given_at=p.given_at
-        )
-        for p in body.premedications
-    )
-    session.add_all(
-        VitalSign(
-            administration_id=row.id, kind=v.kind, value=v.value, unit=v.unit, taken_at=v.taken_at
-        )
-        for v in body.vital_signs
-    )
-    session.add_all(
-        InfusionReaction(
-            administration_id=row.id,
-            onset_minute=r.onset_minute,
-            grade=r.grade,
-            resume_minute=r.resume_minute,
-            actions=r.actions,
-            outcome=r.outcome,
-        )
-        for r in body.reactions
-    )
+    session.add_all(rate_event_row(row.id, e) for e in body.rate_events)
+    session.add_all(premedication_row(row.id, p) for p in body.premedications)
+    session.add_all(vital_sign_row(row.id, v) for v in body.vital_signs)
+    session.add_all(reaction_row(row.id, r) for r in body.reactions)
     if body.appointment_id is not None:
         appointment = repo.get_or_raise(session, Appointment, body.appointment_id, "appointment")
         if appointment.patient_id != patient.id:

@@ -10,15 +10,22 @@ from sqlalchemy.orm import Session
 
 from msinfuse.domain.calendar import CalendarRequest
 from msinfuse.domain.safety import CheckRequest
-from msinfuse.errors import InvalidInput
 from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import Patient
 from msinfuse.services.clinical import run_check
 from msinfuse.services.context import ServiceContext, require
 from msinfuse.services.engines import dose_calendar
-from msinfuse.services.plans import PlanCreate
+from msinfuse.services.plans import ChoiceWording, PlanCreate, resolve_profile, resolve_regimen
 from msinfuse.services.records import validate
 from msinfuse.services.state import build_patient_state
+
+#: The preview's errors name the form field they belong to (``field: problem``).
+PREVIEW_WORDING = ChoiceWording(
+    unknown_agent="agent: unknown agent; valid agents: {valid}",
+    unknown_regimen="regimen: not a regimen of {agent}; valid: {valid}",
+    profile="profile: the {regimen} regimen is not available under {profile}",
+    bsa="regimen: dosed by body-surface area; record the patient's height and weight first",
+)
 
 
 def preview_plan(
@@ -28,23 +35,8 @@ def preview_plan(
     require(ctx.actor, "plans.write")
     body: PlanCreate = validate(PlanCreate, data)
     patient = repo.get_or_raise(session, Patient, patient_id, "patient")
-    agent = ctx.kb.agent(body.agent)
-    if agent is None:
-        raise InvalidInput(
-            f"agent: unknown agent; valid agents: {', '.join(sorted(ctx.kb.agents))}"
-        )
-    regimen = agent.regimen(body.regimen) if body.regimen else agent.default_regimen
-    if regimen is None:
-        raise InvalidInput(
-            f"regimen: not a regimen of {agent.id}; valid: {', '.join(r.id for r in agent.regimens)}"
-        )
-    profile = body.profile or patient.profile
-    if profile not in regimen.profiles:
-        raise InvalidInput(f"profile: the {regimen.id} regimen is not available under {profile}")
-    if regimen.uses_bsa and (patient.height_cm is None or patient.weight_kg is None):
-        raise InvalidInput(
-            "regimen: dosed by body-surface area; record the patient's height and weight first"
-        )
+    agent, regimen = resolve_regimen(ctx, body, PREVIEW_WORDING)
+    profile = resolve_profile(patient, agent, regimen, body, PREVIEW_WORDING)
     calendar = dose_calendar(
         ctx.kb,
         CalendarRequest(

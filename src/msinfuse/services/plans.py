@@ -7,6 +7,7 @@ re-planned from the doses actually given, so a late dose resets the schedule.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from msinfuse.domain.calendar import CalendarRequest, GivenDose, build_calendar
+from msinfuse.domain.knowledge.facts import ProfileId
+from msinfuse.domain.knowledge.schema import Agent, Regimen
 from msinfuse.errors import Conflict, InvalidInput
 from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import Patient, PlannedDose, TreatmentPlan
@@ -41,6 +44,57 @@ class PlanCreate(BaseModel):
     start: date
     protocol: Literal["standard", "shorter"] = "standard"
     prior_cumulative_mg_per_m2: float = Field(default=0.0, ge=0)
+
+
+@dataclass(frozen=True)
+class ChoiceWording:
+    """How a use case words the errors of :func:`resolve_regimen` and :func:`resolve_profile`:
+    ``str.format`` templates (fields ``given``, ``valid``, ``agent``, ``regimen``, ``profile``)."""
+
+    unknown_agent: str
+    unknown_regimen: str
+    profile: str
+    bsa: str
+
+
+#: The wording of :func:`start_plan`'s errors.
+START_WORDING = ChoiceWording(
+    unknown_agent="unknown agent {given!r}; valid agents: {valid}",
+    unknown_regimen="unknown regimen {given!r} for {agent}; valid regimens: {valid}",
+    profile="the {regimen} regimen is not available under the {profile} profile",
+    bsa="{agent} is dosed by body-surface area: record the patient's height and weight first",
+)
+
+
+def resolve_regimen(
+    ctx: ServiceContext, body: PlanCreate, wording: ChoiceWording
+) -> tuple[Agent, Regimen]:
+    """The plan's agent and regimen (the agent's default when none is named), or
+    :class:`InvalidInput` naming the valid ones."""
+    agent = ctx.kb.agent(body.agent)
+    if agent is None:
+        valid = ", ".join(sorted(ctx.kb.agents))
+        raise InvalidInput(wording.unknown_agent.format(given=body.agent, valid=valid))
+    regimen = agent.regimen(body.regimen) if body.regimen else agent.default_regimen
+    if regimen is None:
+        valid = ", ".join(r.id for r in agent.regimens)
+        raise InvalidInput(
+            wording.unknown_regimen.format(given=body.regimen, agent=agent.id, valid=valid)
+        )
+    return agent, regimen
+
+
+def resolve_profile(
+    patient: Patient, agent: Agent, regimen: Regimen, body: PlanCreate, wording: ChoiceWording
+) -> ProfileId:
+    """The plan's profile (the patient's when none is named), checked against the regimen;
+    a regimen dosed by body-surface area needs the patient's height and weight."""
+    profile = body.profile or patient.profile
+    if profile not in regimen.profiles:
+        raise InvalidInput(wording.profile.format(regimen=regimen.id, profile=profile))
+    if regimen.uses_bsa and (patient.height_cm is None or patient.weight_kg is None):
+        raise InvalidInput(wording.bsa.format(agent=agent.id))
+    return profile
 
 
 def plan_json(session: Session, plan: TreatmentPlan) -> dict[str, Any]:
@@ -136,27 +190,12 @@ def start_plan(
     require(ctx.actor, "plans.write")
     body: PlanCreate = validate(PlanCreate, data)
     patient = repo.get_or_raise(session, Patient, patient_id, "patient")
-    agent = ctx.kb.agent(body.agent)
-    if agent is None:
-        raise InvalidInput(
-            f"unknown agent {body.agent!r}; valid agents: {', '.join(sorted(ctx.kb.agents))}"
-        )
-    regimen = agent.regimen(body.regimen) if body.regimen else agent.default_regimen
-    if regimen is None:
-        raise InvalidInput(
-            f"unknown regimen {body.regimen!r} for {agent.id}; valid regimens: {', '.join(r.id for r in agent.regimens)}"
-        )
+    agent, regimen = resolve_regimen(ctx, body, START_WORDING)
     if repo.active_plan(session, patient.id, agent.id) is not None:
         raise Conflict(
             f"the patient already has an active {agent.id} plan; stop or switch it first"
         )
-    profile = body.profile or patient.profile
-    if profile not in regimen.profiles:
-        raise InvalidInput(f"the {regimen.id} regimen is not available under the {profile} profile")
-    if regimen.uses_bsa and (patient.height_cm is None or patient.weight_kg is None):
-        raise InvalidInput(
-            f"{agent.id} is dosed by body-surface area: record the patient's height and weight first"
-        )
+    profile = resolve_profile(patient, agent, regimen, body, START_WORDING)
     plan = TreatmentPlan(
         patient_id=patient.id,
         agent=agent.id,
@@ -293,6 +332,8 @@ def plan_for_dose(session: Session, dose_id: int) -> tuple[PlannedDose, Treatmen
 
 __all__ = [
     "PLANNED_AHEAD",
+    "START_WORDING",
+    "ChoiceWording",
     "PlanCreate",
     "change_plan_status",
     "get_plan",
@@ -300,6 +341,8 @@ __all__ = [
     "mark_dose",
     "plan_for_dose",
     "plan_json",
+    "resolve_profile",
+    "resolve_regimen",
     "start_plan",
     "switch_plan",
     "sync_calendar",

@@ -13,10 +13,11 @@ Times are the clinic's wall-clock times (naive datetimes, like appointments).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from msinfuse.domain.rates import RateRequest, plan_infusion, replan_after_reaction
@@ -28,10 +29,8 @@ from msinfuse.persistence.models import (
     InfusionReaction,
     Patient,
     PlannedDose,
-    PremedicationGiven,
     RateEvent,
     TreatmentPlan,
-    VitalSign,
 )
 from msinfuse.services import audit
 from msinfuse.services.context import ServiceContext, require
@@ -44,13 +43,18 @@ from msinfuse.services.infusions import (
     VitalSignIn,
     apply_reaction_consequences,
     get_administration,
+    premedication_row,
+    rate_event_row,
+    reaction_row,
     record_administration,
+    vital_sign_row,
 )
 from msinfuse.services.projections import refresh_patient
 from msinfuse.services.records import validate
 
 IN_PROGRESS = "in_progress"
 VisitPhase = Literal["infusing", "observation", "done", "stopped"]
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 def wall_clock(ctx: ServiceContext) -> datetime:
@@ -165,6 +169,19 @@ def _visit_plan(
     return rates
 
 
+def _timeline(
+    row: Administration, rates: Any, now: datetime
+) -> tuple[datetime, datetime, VisitPhase]:
+    """When the infusion ends and the observation ends (stored, else from the rate plan),
+    and the visit's phase at ``now``."""
+    assert row.started_at is not None
+    infusion_end = row.started_at + timedelta(minutes=rates.infusion_minutes)
+    observation_end = row.observation_until or (
+        (row.ended_at or infusion_end) + timedelta(minutes=rates.observation_minutes)
+    )
+    return infusion_end, observation_end, _phase(row, now, infusion_end)
+
+
 def _phase(row: Administration, now: datetime, infusion_end: datetime) -> VisitPhase:
     if row.outcome in ("stopped", "discontinued"):
         return "stopped"
@@ -187,11 +204,7 @@ def visit(session: Session, ctx: ServiceContext, administration_id: int) -> dict
     assert row.started_at is not None
     now = wall_clock(ctx)
     elapsed = max((now - row.started_at).total_seconds() / 60.0, 0.0)
-    infusion_end = row.started_at + timedelta(minutes=rates.infusion_minutes)
-    observation_end = row.observation_until or (
-        (row.ended_at or infusion_end) + timedelta(minutes=rates.observation_minutes)
-    )
-    phase = _phase(row, now, infusion_end)
+    infusion_end, observation_end, phase = _timeline(row, rates, now)
     current = None
     if phase == "infusing":
         current = next(
@@ -230,6 +243,25 @@ def _added(session: Session, ctx: ServiceContext, row: Administration, what: str
     audit.record(session, ctx, what, "Administration", row.id)
 
 
+def _record_detail(
+    session: Session,
+    ctx: ServiceContext,
+    administration_id: int,
+    schema: type[_Body],
+    data: _Body | dict[str, Any],
+    what: str,
+    build: Callable[[Administration, _Body], object],
+) -> dict[str, Any]:
+    """Add one documented detail (built from the validated ``data``) to an infusion in
+    progress, audit it as ``what`` and return the visit."""
+    require(ctx.actor, "administrations.write")
+    row = _open(session, administration_id)
+    body: _Body = validate(schema, data)
+    session.add(build(row, body))
+    _added(session, ctx, row, what)
+    return visit(session, ctx, row.id)
+
+
 def record_rate(
     session: Session,
     ctx: ServiceContext,
@@ -237,19 +269,15 @@ def record_rate(
     data: RateEventIn | dict[str, Any],
 ) -> dict[str, Any]:
     """Record a pump rate change (or pause, resume, stop) at a minute of the infusion."""
-    require(ctx.actor, "administrations.write")
-    row = _open(session, administration_id)
-    body: RateEventIn = validate(RateEventIn, data)
-    session.add(
-        RateEvent(
-            administration_id=row.id,
-            minute=body.minute,
-            rate_ml_per_h=body.rate_ml_h,
-            kind=body.kind,
-        )
+    return _record_detail(
+        session,
+        ctx,
+        administration_id,
+        RateEventIn,
+        data,
+        "rate",
+        lambda row, body: rate_event_row(row.id, body),
     )
-    _added(session, ctx, row, "rate")
-    return visit(session, ctx, row.id)
 
 
 def record_premedication(
@@ -259,20 +287,15 @@ def record_premedication(
     data: PremedicationIn | dict[str, Any],
 ) -> dict[str, Any]:
     """Record a premedication given."""
-    require(ctx.actor, "administrations.write")
-    row = _open(session, administration_id)
-    body: PremedicationIn = validate(PremedicationIn, data)
-    session.add(
-        PremedicationGiven(
-            administration_id=row.id,
-            drug=body.drug,
-            dose=body.dose,
-            route=body.route,
-            given_at=body.given_at or wall_clock(ctx),
-        )
+    return _record_detail(
+        session,
+        ctx,
+        administration_id,
+        PremedicationIn,
+        data,
+        "premedication",
+        lambda row, body: premedication_row(row.id, body, wall_clock(ctx)),
     )
-    _added(session, ctx, row, "premedication")
-    return visit(session, ctx, row.id)
 
 
 def record_vital(
@@ -282,20 +305,15 @@ def record_vital(
     data: VitalSignIn | dict[str, Any],
 ) -> dict[str, Any]:
     """Record a vital sign."""
-    require(ctx.actor, "administrations.write")
-    row = _open(session, administration_id)
-    body: VitalSignIn = validate(VitalSignIn, data)
-    session.add(
-        VitalSign(
-            administration_id=row.id,
-            kind=body.kind,
-            value=body.value,
-            unit=body.unit,
-            taken_at=body.taken_at,
-        )
+    return _record_detail(
+        session,
+        ctx,
+        administration_id,
+        VitalSignIn,
+        data,
+        "vital-sign",
+        lambda row, body: vital_sign_row(row.id, body),
     )
-    _added(session, ctx, row, "vital-sign")
-    return visit(session, ctx, row.id)
 
 
 def record_reaction(
@@ -314,14 +332,7 @@ def record_reaction(
         raise InvalidInput("a grade 3 reaction needs the minute the infusion restarts")
     if body.resume_minute is not None and body.resume_minute < body.onset_minute:
         raise InvalidInput("the infusion cannot restart before the reaction began")
-    reaction = InfusionReaction(
-        administration_id=row.id,
-        onset_minute=body.onset_minute,
-        grade=body.grade,
-        resume_minute=body.resume_minute,
-        actions=body.actions,
-        outcome=body.outcome,
-    )
+    reaction = reaction_row(row.id, body)
     existing = list(repo.administration_details(session, row.id)["reactions"])
     _visit_plan(session, ctx, row, [*existing, reaction])  # refuses a reaction it cannot re-plan
     session.add(reaction)
@@ -418,11 +429,7 @@ def visits_of_appointments(
         reactions = repo.administration_details(session, row.id)["reactions"]
         rates = _visit_plan(session, ctx, row, reactions)
         elapsed = (now - row.started_at).total_seconds() / 60.0
-        infusion_end = row.started_at + timedelta(minutes=rates.infusion_minutes)
-        observation_end = row.observation_until or (
-            (row.ended_at or infusion_end) + timedelta(minutes=rates.observation_minutes)
-        )
-        phase = _phase(row, now, infusion_end)
+        _, observation_end, phase = _timeline(row, rates, now)
         step = None
         if phase == "infusing":
             step = next(

@@ -272,42 +272,36 @@ def _reaction(values: dict[str, str], errors: FormErrors, _now: datetime) -> dic
     return body
 
 
-@router.post("/visits/{administration_id}/rate", response_class=HTMLResponse)
-async def rate(
-    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
-) -> Response:
-    """Record a rate change."""
-    return await _post(request, wr, session, administration_id, _rate, visits.record_rate, "rate")
+def _detail_form(path: str, build: Any, call: Any, notice: str, doc: str) -> None:
+    """Register the form that records one detail of the visit at
+    ``POST /visits/{administration_id}/<path>`` (the route is named ``path``)."""
+
+    async def record(
+        administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
+    ) -> Response:
+        return await _post(request, wr, session, administration_id, build, call, notice)
+
+    record.__name__ = record.__qualname__ = path
+    record.__doc__ = doc
+    router.post(f"/visits/{{administration_id}}/{path}", response_class=HTMLResponse)(record)
 
 
-@router.post("/visits/{administration_id}/premedication", response_class=HTMLResponse)
-async def premedication(
-    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
-) -> Response:
-    """Record a premedication given."""
-    return await _post(
-        request, wr, session, administration_id, _premed, visits.record_premedication, "premed"
-    )
-
-
-@router.post("/visits/{administration_id}/vital", response_class=HTMLResponse)
-async def vital(
-    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
-) -> Response:
-    """Record a vital sign."""
-    return await _post(
-        request, wr, session, administration_id, _vital, visits.record_vital, "vital"
-    )
-
-
-@router.post("/visits/{administration_id}/reaction", response_class=HTMLResponse)
-async def reaction(
-    administration_id: int, request: Request, wr: WebRequest = WRITE, session: Session = DB
-) -> Response:
-    """Record a reaction; the page comes back with the re-planned rates."""
-    return await _post(
-        request, wr, session, administration_id, _reaction, visits.record_reaction, "reaction"
-    )
+_detail_form("rate", _rate, visits.record_rate, "rate", "Record a rate change.")
+_detail_form(
+    "premedication",
+    _premed,
+    visits.record_premedication,
+    "premed",
+    "Record a premedication given.",
+)
+_detail_form("vital", _vital, visits.record_vital, "vital", "Record a vital sign.")
+_detail_form(
+    "reaction",
+    _reaction,
+    visits.record_reaction,
+    "reaction",
+    "Record a reaction; the page comes back with the re-planned rates.",
+)
 
 
 @router.post("/visits/{administration_id}/complete", response_class=HTMLResponse)

@@ -160,8 +160,7 @@ def serve_command(
     """Run the server (API, FHIR and web UI) with uvicorn."""
     import os
 
-    import uvicorn
-
+    from msinfuse.cli import serving
     from msinfuse.cli.records import database_url
     from msinfuse.persistence.migrate import upgrade
 
@@ -174,15 +173,7 @@ def serve_command(
     address = f"http://{host}:{port}/"
     console.print(f"msinfuse serving on {address}  (API docs: {address}api/v1/docs)")
     console.print("Decision support only: verify every output against the prescribing information.")
-    uvicorn.run(
-        "msinfuse.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # our middleware logs route templates, never raw paths with ids
-        log_level="warning",
-    )
+    serving.run("msinfuse.app:create_app_from_environment", host=host, port=port, workers=workers)
 
 
 def _fresh_demo(patients: int, seed: int) -> str:

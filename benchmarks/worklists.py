@@ -120,6 +120,7 @@ def _comparable(name: str, rows: list[dict[str, Any]]) -> list[Any]:
 def _prepare(kind: str, url: str, args: argparse.Namespace) -> bool:
     """Create an empty database at ``url``; False when ``--reuse`` finds one built."""
     if args.reuse and _patients_in(url) == args.patients:
+        upgrade(url)  # a clinic built by an earlier version gets the newer tables (empty)
         return False
     if kind == "sqlite":
         path = Path(make_url(url).database or "")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 
+from msinfuse.cli import serving
 from msinfuse.config import Settings, get_settings
 from msinfuse.domain.knowledge.loader import default_knowledge_base
 from msinfuse.persistence.engine import make_engine, session_factory, session_scope
@@ -142,7 +142,7 @@ class TestServeDemo:
         self, run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ):
         served: dict[str, object] = {}
-        monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+        monkeypatch.setattr(serving, "run", lambda app, **kw: served.update(app=app, **kw))
         monkeypatch.setenv("MSINFUSE_DATA_DIR", str(tmp_path))
         monkeypatch.setenv("MSINFUSE_DATABASE_URL", "sqlite:////nonexistent/elsewhere.db")
         get_settings.cache_clear()

@@ -115,6 +115,13 @@ def test_checked_in_visit_is_never_moved() -> None:
     assert result.events[0].moves == ()
 
 
+def test_a_move_cannot_bring_check_in_before_the_reveal() -> None:
+    # Revealed 10:15; R1 (check-in 10:30) may move, but not to 10:45, whose check-in
+    # (10:15) is not after the reveal, so R1 stays and R2 waits for it.
+    result = run(tiny(reveal=123, addon_pref=(138, 138)))
+    assert starts(result) == {"R1": 132, "R2": 141}
+
+
 def test_moves_stay_within_30_minutes() -> None:
     # R2 would like 11:00 exactly; R1 would have to move 35 min, so R2 waits instead.
     result = run(tiny(reveal=96, addon_pref=(132, 132)))

@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from msinfuse.domain import scheduling as sch
-from msinfuse.domain.scheduling import Instance, Move, OnlineResult, RevealEvent, Solution
+from msinfuse.domain.scheduling import (
+    Instance,
+    Move,
+    OnlineResult,
+    RevealEvent,
+    Series,
+    Solution,
+)
 from msinfuse.domain.scheduling.greedy import fcfs
 from tests.unit.scheduling.helpers import at, instance, replace, request, site
 
@@ -187,44 +194,65 @@ def test_online_result_file_round_trip() -> None:
 
 @st.composite
 def online_instances(draw) -> Instance:
-    """Up to five planned visits and up to three add-ons on one site with 1-3 chairs."""
-    n = draw(st.integers(1, 5))
+    """One or two days, up to seven planned visits and up to three add-ons (on two days, an
+    add-on revealed on day 0 may be a two-day series) at one site with 1-3 chairs; tight
+    enough that some add-ons are rejected and some visits are re-timed."""
+    n_days = draw(st.integers(1, 2))
+    n = draw(st.integers(1, 7))
     k = draw(st.integers(1, 3))
-    reqs = [
-        request(
-            f"R{i + 1}",
-            type_=draw(st.sampled_from(["SHORT", "LONG"])),
-            pref=(p := draw(st.sampled_from([96, 108, 120, 132])), p + 12),
-            ondemand=draw(st.booleans()),
+    reqs = []
+    for i in range(n):
+        day = draw(st.integers(0, n_days - 1))
+        p = draw(st.sampled_from([96, 108, 120, 132]))
+        reqs.append(
+            request(
+                f"R{i + 1}",
+                type_=draw(st.sampled_from(["SHORT", "LONG"])),
+                days=(day,),
+                due=day,
+                pref=(p, p + 12),
+                ondemand=draw(st.booleans()),
+            )
         )
-        for i in range(n)
-    ]
+    rid = n
     for j in range(k):
         reveal = draw(st.integers(96, 156))
         pref_start = -(-(reveal + 12) // 3) * 3
-        reqs.append(
-            replace(
-                request(f"R{n + j + 1}", pref=(pref_start, pref_start + 12)),
-                reveal=reveal,
+        day = draw(st.integers(0, n_days - 1))
+        length = 2 if day == 0 and n_days == 2 and draw(st.booleans()) else 1
+        for index in range(length):
+            rid += 1
+            reqs.append(
+                replace(
+                    request(
+                        f"R{rid}",
+                        days=(day + index,),
+                        due=day + index,
+                        pref=(pref_start, pref_start),
+                        series=Series(f"A{j}", index, length) if length > 1 else None,
+                    ),
+                    reveal=reveal,
+                )
             )
-        )
     return instance(
         reqs,
         [
             site(
-                close=180,
+                close=draw(st.sampled_from([150, 180])),
                 chairs=draw(st.integers(1, 3)),
                 start_cap=draw(st.integers(1, 2)),
                 hoods=1,
                 nurses=((90, 220, 200),) * draw(st.integers(1, 2)),
             )
         ],
+        days=n_days,
         addons={"lead_min": 60, "max_shift_min": 30},
+        weights={"pref_min": draw(st.sampled_from([1, 10]))},
     )
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 @given(online_instances(), st.sampled_from(["cpsat", "fcfs"]))
 def test_online_result_always_passes_the_checker(inst: Instance, solver: str) -> None:

@@ -197,10 +197,10 @@ def simulate(
     for index, unit in enumerate(units):
         first = unit[0]
         site, day, now = first.home, first.due_day, int(first.reveal or 0)
-        trial: _State | None = state
+        trial: _State = state
         method = "none"
+        fitted = True
         for k, member in enumerate(unit):
-            assert trial is not None
             spread = trial[first.id][2] if k > 0 else None
             got = _insert(
                 instance,
@@ -218,11 +218,11 @@ def simulate(
                 seed,
             )
             if got is None:
-                trial = None
+                fitted = False
                 break
             trial, how = got
             method = how if method in ("none", how) else "mixed"
-        if trial is None:
+        if not fitted:
             rejected += [r.id for r in unit]
             events.append(RevealEvent(tuple(r.id for r in unit), site, day, now, False, "none"))
         else:

@@ -11,6 +11,9 @@ and 60 s on 2 workers, plus L (network week) with a 600 s limit. ``--extra SIZE:
 adds CP-SAT runs at another limit on the first SEEDS seeds. The lower bound per instance is
 the best of the time-indexed LP, the energetic LP, the HiGHS MIP dual bound (``--mip-time``)
 and, for single site-days (whose CP-SAT model is exactly Z), CP-SAT's own proven bound.
+``--addons`` also runs the add-on (online) variant of every S/M instance (FCFS and CP-SAT,
+``--addon-limit`` seconds per reveal, ``--addon-offline-limit`` for the offline plan) and
+adds its table; every online result is checked by ``check_online``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,56 @@ class Run:
     violations: int
     status: str = ""
     cpsat_bound: float | None = None
+
+
+@dataclass
+class AddonRun:
+    """One online (add-on) simulation on the add-on variant of one instance."""
+
+    size: str
+    load: float
+    seed: int
+    solver: str
+    summary: dict[str, Any]
+    wall_s: float
+    violations: int
+
+
+def _addon_run(
+    size: str, load: float, seed: int, solver: str, args: argparse.Namespace
+) -> AddonRun:
+    inst = sch.generate(size, load, seed, variants=("addons",))
+    t0 = time.perf_counter()
+    result = sch.simulate(
+        inst,
+        solver,
+        time_limit=args.addon_limit,
+        offline_time_limit=args.addon_offline_limit,
+        workers=args.workers,
+    )
+    wall = round(time.perf_counter() - t0, 2)
+    back = sch.online_from_json(sch.online_to_json(inst, result), inst)
+    return AddonRun(
+        size, load, seed, solver, result.summary, wall, len(sch.check_online(inst, back))
+    )
+
+
+def addon_table(runs: list[AddonRun]) -> str:
+    """Markdown table of the online variant: means over seeds per (size, load, solver)."""
+    groups: dict[tuple[str, float, str], list[AddonRun]] = defaultdict(list)
+    for run in runs:
+        groups[(run.size, run.load, run.solver)].append(run)
+    out = [
+        "| size | load | solver | seeds | add-ons | accepted | visits moved | minutes moved | offline Z | final Z | time s | checker |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (size, load, solver), items in sorted(groups.items()):
+        s = [r.summary for r in items]
+        bad = sum(r.violations for r in items)
+        out.append(
+            f"| {size} | {load:.2f} | {solver} | {len(items)} | {_fmt(_mean([x['addons'] for x in s]), 1)} | {_fmt(_mean([x['accepted'] for x in s]), 1)} | {_fmt(_mean([x['visits_moved'] for x in s]), 1)} | {_fmt(_mean([x['minutes_moved'] for x in s]))} | {_fmt(_mean([x['offline_total'] for x in s]))} | {_fmt(_mean([x['final_objective']['total'] for x in s]))} | {_fmt(_mean([r.wall_s for r in items]), 1)} | {'all pass' if bad == 0 else f'{bad} violations'} |"
+        )
+    return "\n".join(out)
 
 
 @dataclass
@@ -294,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--l-loads", nargs="+", type=float, default=[0.70, 0.85, 1.00])
     parser.add_argument("--l-limit", type=float, default=600.0)
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--addons", action="store_true", help="also the add-on (online) variant")
+    parser.add_argument("--addon-limit", type=float, default=1.0, help="CP-SAT s per reveal")
+    parser.add_argument("--addon-offline-limit", type=float, default=10.0)
     args = parser.parse_args(argv)
     command = "python -m benchmarks.scheduling " + " ".join(sys.argv[1:] if argv is None else argv)
     began = time.perf_counter()
@@ -310,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     plan += [("L", load, seed) for load in args.l_loads for seed in range(args.l_seeds)]
     rows: list[InstanceRow] = []
+    addon_runs: list[AddonRun] = []
     gantt_source: tuple[sch.Instance, sch.Solution] | None = None
     for size, load, seed in plan:
         inst = sch.generate(size, load, seed)
@@ -347,15 +404,25 @@ def main(argv: list[str] | None = None) -> int:
             ),
             flush=True,
         )
+        if args.addons and size != "L":
+            for solver in ("fcfs", "cpsat"):
+                addon_runs.append(_addon_run(size, load, seed, solver, args))
+                a = addon_runs[-1]
+                print(
+                    f"  add-ons {solver}: {a.summary['accepted']}/{a.summary['addons']} accepted, "
+                    f"{a.summary['visits_moved']} moved ({a.wall_s:.1f} s, {a.violations} viol.)",
+                    flush=True,
+                )
     elapsed = time.perf_counter() - began
     if gantt_source is not None and not args.no_docs:
         gantt(*gantt_source, IMG)
-    text = report(rows, command, elapsed, args)
+    text = report(rows, command, elapsed, args, addon_runs)
     DATA.write_text(json.dumps([_row_json(r) for r in rows], indent=1) + "\n", encoding="utf-8")
     if not args.no_docs:
         write_section(DOCS, SECTION, text)
     print(text)
-    return 0 if all(r.violations == 0 for row in rows for r in row.runs) else 1
+    ok = all(r.violations == 0 for row in rows for r in row.runs)
+    return 0 if ok and all(a.violations == 0 for a in addon_runs) else 1
 
 
 def _row_json(row: InstanceRow) -> dict[str, Any]:
@@ -383,8 +450,23 @@ def _row_json(row: InstanceRow) -> dict[str, Any]:
     }
 
 
-def report(rows: list[InstanceRow], command: str, elapsed: float, args: argparse.Namespace) -> str:
+def report(
+    rows: list[InstanceRow],
+    command: str,
+    elapsed: float,
+    args: argparse.Namespace,
+    addon_runs: list[AddonRun] | None = None,
+) -> str:
     """The ``## Scheduling`` section."""
+    addons = ""
+    if addon_runs:
+        addons = f"""
+
+### Add-ons (online variant)
+
+The add-on variant of each S/M instance above (`--variant addons`): offline plan by the same solver ({args.addon_offline_limit:g} s for CP-SAT), then every add-on at its reveal (CP-SAT {args.addon_limit:g} s per reveal with greedy fallback; FCFS = earliest-fit insertion without moves); see `docs/scheduling.md` "Add-ons". Every result passed through `check_online` (hard constraints and the online rules).
+
+{addon_table(addon_runs)}"""
     full = (
         args.seeds >= 10
         and set(args.limits) >= {1, 10, 60}
@@ -400,7 +482,7 @@ The full matrix (10 seeds × loads 0.70/0.85/1.00 × limits 1/10/60 s for S and 
 
 Columns are means over seeds. *Z* is the objective of §7.7 (10,000 per rejection, 20 per overtime minute, 1 per minute outside the preferred window, 60 per day away, 30 per non-home visit, 1 per minute of series start-time spread beyond 60). *LB* is the best of the time-indexed LP, the energetic LP, the HiGHS MIP dual bound (when run) and, for single site-days, CP-SAT's proven bound; *gap* = (Z − LB)/max(1, LB); *optimal* counts runs with Z = LB (proven optimal). *Peak nurse load* = max over time of nurse units used / (M·N(t)).
 
-{tables(rows)}
+{tables(rows)}{addons}
 
 ### Goals (issue 9 §5), on what was run
 

@@ -77,3 +77,24 @@ def test_capacity_reports_the_fewest_nurses(run, tmp_path):
     assert data["resource"] == "nurses"
     assert data["needed"] is not None
     assert any(t["count"] == data["needed"] and t["rejections"] == 0 for t in data["tried"])
+
+
+def test_online_addons_run_and_check(run, tmp_path):
+    inst = tmp_path / "sa.json"
+    res = tmp_path / "sa.online.json"
+    run(
+        "schedule", "generate", "--size", "S", "--seed", "2", "--variant", "addons", "-o", str(inst)
+    )
+    assert json.loads(inst.read_text())["meta"]["addons"]["lead_min"] == 60
+    result = run("schedule", "online", str(inst), "--solver", "fcfs", "-o", str(res), "--json")
+    assert result.code == 0
+    summary = result.json()["summary"]
+    assert summary["addons"] == summary["accepted"] + summary["rejected_addons"] >= 1
+    checked = run("schedule", "check", str(inst), str(res), "--json")
+    assert checked.json() == {"feasible": True, "violations": []}
+    data = json.loads(res.read_text())
+    data["final"]["assignments"][0]["start"] = "06:00"
+    res.write_text(json.dumps(data))
+    bad = run("schedule", "check", str(inst), str(res), "--online")
+    assert bad.code == 1
+    assert "online-log" in bad.out

@@ -3,6 +3,9 @@
     msinfuse schedule generate --size M --load 0.85 --seed 7 -o m.json
     msinfuse schedule solve m.json --solver cpsat --time-limit 10 -o m.sol.json
     msinfuse schedule check m.json m.sol.json          # exit 1 when a hard constraint fails
+    msinfuse schedule generate --size M --load 0.85 --seed 7 --variant addons -o ma.json
+    msinfuse schedule online ma.json --solver cpsat --time-limit 1 -o ma.online.json
+    msinfuse schedule check ma.json ma.online.json     # also the online rules (auto-detected)
     msinfuse schedule bound m.json [--mip-time 60] [--write]
     msinfuse schedule capacity m.json --resource nurses
     msinfuse schedule week --site MAIN --week 2026-12-14 [--time-limit 10] [--accept]
@@ -136,7 +139,8 @@ def generate_command(
     ] = 0.85,
     seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 1,
     variant: Annotated[
-        list[str] | None, typer.Option("--variant", help="week, beds, acuity or m4 (repeatable).")
+        list[str] | None,
+        typer.Option("--variant", help="week, beds, acuity, m4 or addons (repeatable)."),
     ] = None,
     start_date: Annotated[
         str, typer.Option("--start-date", help="First day (YYYY-MM-DD).")
@@ -213,16 +217,100 @@ def solve_command(
     console.print(f"[italic]{FOOTER}[/]")
 
 
+@app.command("online")
+def online_command(
+    instance_path: InstanceArg,
+    solver: SolverOpt = SolverChoice.cpsat,
+    time_limit: Annotated[
+        float,
+        typer.Option("--time-limit", help="CP-SAT time limit per reveal in seconds.", min=0.05),
+    ] = 1.0,
+    offline_time_limit: Annotated[
+        float,
+        typer.Option("--offline-time-limit", help="Time limit of the offline plan.", min=0.05),
+    ] = 10.0,
+    workers: Workers = 2,
+    seed: Seed = 0,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the online result JSON here.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add-on (online) variant: plan offline, then place each add-on at its reveal."""
+    instance = load_instance(instance_path)
+    if not any(r.reveal is not None for r in instance.requests):
+        raise InvalidInput(f"{instance_path}: no add-ons (generate with --variant addons)")
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} reveals"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task(f"online {solver.value} (limit {time_limit:g} s per reveal)")
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = sch.simulate(
+            instance,
+            solver.value,
+            time_limit=time_limit,
+            offline_time_limit=offline_time_limit,
+            workers=workers,
+            seed=seed,
+            progress=tick,
+        )
+    if output is not None:
+        _write(output, sch.online_to_json(instance, result))
+    if as_json:
+        data = sch.online_to_dict(instance, result)
+        if output is not None:
+            data = {"summary": data["summary"]}
+        emit_json(data)
+        return
+    s = result.summary
+    rows: list[tuple[str, Any]] = [
+        ("add-ons accepted", f"{s['accepted']} of {s['addons']} ({s['accepted_visits']} visits)"),
+        ("visits moved", s["visits_moved"]),
+        ("minutes moved (total)", s["minutes_moved"]),
+        ("re-timings logged", s["moves"]),
+        ("offline Z", s["offline_total"]),
+        *_summary_rows(result.final),
+    ]
+    console.print(table(f"{instance_path.name}: online {solver.value}", ["", "value"], rows))
+    if output is not None:
+        console.print(f"online result written to {output}")
+    console.print(f"[italic]{FOOTER}[/]")
+
+
 @app.command("check")
 def check_command(
     instance_path: InstanceArg,
-    solution_path: Annotated[Path, typer.Argument(help="Solution JSON file.")],
+    solution_path: Annotated[Path, typer.Argument(help="Solution or online result JSON file.")],
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="Check an online result (detected from the file anyway)."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Check every hard constraint independently of the solvers; exit 1 on any violation."""
+    """Check every hard constraint independently of the solvers; exit 1 on any violation.
+
+    An online (add-on) result is checked as a whole: offline plan, final schedule and the
+    online rules (check-in, ±30 min shift, reveal + 60 min).
+    """
     instance = load_instance(instance_path)
-    solution = sch.solution_from_json(_read(solution_path), instance, source=str(solution_path))
-    violations = sch.check(instance, solution)
+    text = _read(solution_path)
+    if online or sch.is_online(text):
+        result = sch.online_from_json(text, instance, source=str(solution_path))
+        solution = result.final
+        violations = sch.check_online(instance, result)
+    else:
+        solution = sch.solution_from_json(text, instance, source=str(solution_path))
+        violations = sch.check(instance, solution)
     if as_json:
         emit_json(
             {

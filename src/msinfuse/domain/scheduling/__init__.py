@@ -13,6 +13,8 @@ Public API::
     problems = sch.check(instance, solution)               # [] when every hard constraint holds
     bound = sch.lower_bound(instance)                      # LowerBound(best=..., lp=..., energy=...)
     text = sch.solution_to_json(instance, solution)
+    result = sch.simulate(instance, solver="cpsat", time_limit=1)   # add-on (online) variant
+    problems = sch.check_online(instance, result)          # hard constraints + online rules
 
 Building an instance from clinic records (product integration): construct ``Instance`` from
 ``Site`` (hours in 5-minute units from midnight, chairs, beds, start cap, hoods, ``Nurse``
@@ -28,12 +30,16 @@ units; starts on a 15-minute grid (multiples of 3). See ``docs/scheduling.md``.
 from __future__ import annotations
 
 from msinfuse.domain.scheduling.api import SOLVERS, solve
-from msinfuse.domain.scheduling.checker import Violation, check
+from msinfuse.domain.scheduling.checker import Violation, check, check_online
 from msinfuse.domain.scheduling.generator import LOADS, SIZES, VARIANTS, generate
 from msinfuse.domain.scheduling.io import (
     instance_from_json,
     instance_to_dict,
     instance_to_json,
+    is_online,
+    online_from_json,
+    online_to_dict,
+    online_to_json,
     solution_from_json,
     solution_to_dict,
     solution_to_json,
@@ -43,9 +49,12 @@ from msinfuse.domain.scheduling.model import (
     UNIT_MIN,
     Assignment,
     Instance,
+    Move,
     Nurse,
+    OnlineResult,
     Phases,
     Request,
+    RevealEvent,
     Series,
     Site,
     Solution,
@@ -53,6 +62,7 @@ from msinfuse.domain.scheduling.model import (
     Weights,
     clock,
 )
+from msinfuse.domain.scheduling.online import planned_instance, simulate
 
 __all__ = [
     "GRID",
@@ -63,9 +73,12 @@ __all__ = [
     "VARIANTS",
     "Assignment",
     "Instance",
+    "Move",
     "Nurse",
+    "OnlineResult",
     "Phases",
     "Request",
+    "RevealEvent",
     "Series",
     "Site",
     "Solution",
@@ -73,11 +86,18 @@ __all__ = [
     "VisitType",
     "Weights",
     "check",
+    "check_online",
     "clock",
     "generate",
     "instance_from_json",
     "instance_to_dict",
     "instance_to_json",
+    "is_online",
+    "online_from_json",
+    "online_to_dict",
+    "online_to_json",
+    "planned_instance",
+    "simulate",
     "solution_from_json",
     "solution_to_dict",
     "solution_to_json",

@@ -8,15 +8,32 @@ Rules (``Violation.rule``): ``unknown-visit``, ``duplicate``, ``unaccounted``,
 ``site-not-allowed``, ``day-not-allowed``, ``window``, ``grid``, ``duration``, ``chair-id``,
 ``chair-overlap``, ``chairs``, ``beds``, ``nurses``, ``start-cap``, ``prep-missing``,
 ``prep-timing``, ``hoods``, ``series``, ``objective``.
+
+``check_online`` validates an add-on (online) result: the offline plan against the planned
+visits and the final schedule against the whole instance (all rules above, messages of the
+offline plan prefixed ``offline:``), plus the online rules ``online-order`` (reveals in time
+order), ``online-log`` (the logged moves and placements replay to the final schedule),
+``online-checkin`` (no visit moved at or after its check-in time), ``online-shift`` (every
+visit within ±30 min of its offline start, or of where an add-on was first placed, at the
+same site and day) and ``online-reveal`` (an add-on's first visit no earlier than reveal +
+60 min on its reveal day).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
-from msinfuse.domain.scheduling.model import Assignment, Instance, Request, Site, Solution
+from msinfuse.domain.scheduling.model import (
+    Assignment,
+    Instance,
+    OnlineResult,
+    Request,
+    Site,
+    Solution,
+)
 
 _UNIT = 5
 _GRID = 3
@@ -365,3 +382,98 @@ def _objective(instance: Instance, placed: list[Assignment], rejected: int) -> f
     for values in starts.values():
         total += w.get("spread_min", 1) * max(0, (max(values) - min(values)) * _UNIT - free)
     return total
+
+
+def check_online(instance: Instance, result: OnlineResult) -> list[Violation]:
+    """Every violated hard constraint or online rule of an add-on simulation result."""
+    planned = dataclasses.replace(
+        instance, requests=tuple(r for r in instance.requests if r.reveal is None)
+    )
+    out = [
+        dataclasses.replace(v, message=f"offline: {v.message}")
+        for v in check(planned, result.offline)
+    ]
+    out += check(instance, result.final)
+    addons = dict(instance.meta.get("addons") or {})
+    lead = int(addons.get("lead_min", 60)) // _UNIT
+    shift = int(addons.get("max_shift_min", 30)) // _UNIT
+    checkin = int(instance.meta.get("checkin_before_units", 6))
+    requests = {r.id: r for r in instance.requests}
+    where = {a.visit: (a.site, a.day) for a in result.offline.assignments}
+    current = {a.visit: a.start for a in result.offline.assignments}
+    reference = dict(current)
+    last = (-1, -1)
+    for e in result.events:
+        if (e.day, e.time) < last:
+            out.append(Violation("online-order", f"reveal of {e.addon[0]} is out of time order"))
+        last = max(last, (e.day, e.time))
+        for m in e.moves:
+            if current.get(m.visit) != m.before or where.get(m.visit, ("", -1))[1] != m.day:
+                out.append(
+                    Violation(
+                        "online-log",
+                        f"{m.visit}: logged move from {_hhmm(m.before)} does not match the schedule",
+                        m.visit,
+                    )
+                )
+            started = m.day < e.day or (
+                m.day == e.day and min(m.before, m.after) - checkin <= e.time
+            )
+            if started:
+                out.append(
+                    Violation(
+                        "online-checkin",
+                        f"{m.visit} re-timed {_hhmm(m.before)}->{_hhmm(m.after)} at the "
+                        f"{_hhmm(e.time)} reveal, at or after its check-in",
+                        m.visit,
+                        None,
+                        m.day,
+                        m.before,
+                    )
+                )
+            current[m.visit] = m.after
+        if e.accepted:
+            for vid, day, start in e.placed:
+                if vid not in e.addon or vid in current:
+                    out.append(Violation("online-log", f"{vid} placed twice or not this add-on"))
+                current[vid] = reference[vid] = start
+                where[vid] = (e.site, day)
+    final = {a.visit: a for a in result.final.assignments}
+    for vid, start in current.items():
+        a = final.get(vid)
+        if a is None or a.start != start or (a.site, a.day) != where[vid]:
+            out.append(
+                Violation("online-log", f"{vid}: final schedule differs from the replayed log", vid)
+            )
+    for vid, a in final.items():
+        if vid not in current:
+            out.append(Violation("online-log", f"{vid} is scheduled but never placed", vid))
+            continue
+        if abs(a.start - reference[vid]) > shift:
+            out.append(
+                Violation(
+                    "online-shift",
+                    f"{vid} starts {_hhmm(a.start)}, more than {shift * _UNIT} min from "
+                    f"{_hhmm(reference[vid])}",
+                    vid,
+                    a.site,
+                    a.day,
+                    a.start,
+                )
+            )
+        r = requests.get(vid)
+        if r is None or r.reveal is None or (r.series is not None and r.series.index > 0):
+            continue
+        if a.start < r.reveal + lead or a.day != r.due_day:
+            out.append(
+                Violation(
+                    "online-reveal",
+                    f"add-on {vid} starts {_hhmm(a.start)} on day {a.day}; revealed "
+                    f"{_hhmm(r.reveal)} on day {r.due_day}, earliest {_hhmm(r.reveal + lead)}",
+                    vid,
+                    a.site,
+                    a.day,
+                    a.start,
+                )
+            )
+    return out

@@ -79,8 +79,12 @@ def site_day_cost(
     requests: Sequence[Request],
     placed: Mapping[str, tuple[int, int | None]],
     spread_ref: Mapping[str, int],
+    anchor: Mapping[str, int] | None = None,
 ) -> int:
-    """The site-day objective the CP-SAT model minimises, for a given placement."""
+    """The site-day objective the CP-SAT model minimises, for a given placement.
+
+    ``anchor`` (online re-timing) adds one per minute a visit starts away from its anchor.
+    """
     w = instance.weights
     free = spread_free_units(instance)
     total = 0
@@ -92,6 +96,8 @@ def site_day_cost(
         total += placement_cost(instance, r, site, day, start)
         if r.id in spread_ref:
             total += w.spread_min * UNIT_MIN * max(0, abs(start - spread_ref[r.id]) - free)
+        if anchor and r.id in anchor:
+            total += UNIT_MIN * abs(start - anchor[r.id])
     return total
 
 
@@ -104,14 +110,21 @@ def solve_site_day(
     hint: Mapping[str, tuple[int, int | None]] | None = None,
     forced: frozenset[str] = frozenset(),
     spread_ref: Mapping[str, int] | None = None,
+    anchor: Mapping[str, int] | None = None,
+    fixed_prep: Mapping[str, int] | None = None,
     time_limit: float = 10.0,
     workers: int = 2,
     seed: int = 0,
 ) -> SiteDayResult:
-    """Solve one site-day; visits may be rejected unless ``forced``."""
+    """Solve one site-day; visits may be rejected unless ``forced``.
+
+    Online re-timing: ``anchor`` charges one per minute of moving a visit from its anchor
+    start, and ``fixed_prep`` pins the pharmacy prep start of visits already checked in.
+    """
     began = time.perf_counter()
     hint = dict(hint or {})
     spread_ref = dict(spread_ref or {})
+    anchor_map = dict(anchor or {})
     w = instance.weights
     m = instance.ratio
     model = cp_model.CpModel()
@@ -172,6 +185,8 @@ def solve_site_day(
             model.add(q >= s - checkin)
             model.add(q >= site.pharmacy_open)
             model.add(q + prep <= s + ph.hang)
+            if fixed_prep and r.id in fixed_prep:
+                model.add(q == fixed_prep[r.id])
             hood_iv.append(model.new_optional_fixed_size_interval_var(q, prep, x, f"h_{r.id}"))
         ot = model.new_int_var(0, site.ot_max, f"ot_{r.id}")
         model.add(ot >= s + p - site.close).only_enforce_if(x)
@@ -193,6 +208,12 @@ def solve_site_day(
             model.add(spread >= s - ref - free).only_enforce_if(x)
             model.add(spread >= ref - s - free).only_enforce_if(x)
             terms.append(w.spread_min * UNIT_MIN * spread)
+        moved = None
+        if anchor and r.id in anchor:
+            moved = model.new_int_var(0, site.latest_end, f"mv_{r.id}")
+            model.add(moved >= s - anchor[r.id])
+            model.add(moved >= anchor[r.id] - s)
+            terms.append(UNIT_MIN * moved)
         if h is not None:
             hs, hq = h
             hint_values += [(k, hs // GRID), (ot, max(0, hs + p - site.close))]
@@ -203,6 +224,8 @@ def solve_site_day(
                 hint_values.append((prep_var[r.id], hq))
             if spread is not None:
                 hint_values.append((spread, max(0, abs(hs - spread_ref[r.id]) - free)))
+            if moved is not None and r.id in anchor_map:
+                hint_values.append((moved, abs(hs - anchor_map[r.id])))
         elif r.id not in forced:
             hint_values += [(x, 0), (k, starts[0] // GRID), (ot, 0), (dev, 0)]
             if spread is not None:
@@ -242,7 +265,7 @@ def solve_site_day(
     recorder = _Recorder(began)
     status = solver.solve(model, recorder)
     hint_cost = (
-        site_day_cost(instance, site, day, requests, hint, spread_ref)
+        site_day_cost(instance, site, day, requests, hint, spread_ref, anchor_map)
         if set(forced) <= set(hint)
         else None
     )

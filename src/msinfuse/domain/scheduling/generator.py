@@ -35,7 +35,7 @@ GENERATOR = "msinf"
 VERSION = 1
 SIZES = ("S", "M", "L")
 LOADS = (0.70, 0.85, 1.00)
-VARIANTS = ("week", "beds", "acuity", "m4")
+VARIANTS = ("week", "beds", "acuity", "m4", "addons")
 DEFAULT_START = "2026-01-05"  # a Monday
 
 
@@ -89,6 +89,19 @@ PREF_WINDOWS = [  # (name, share, start, end); None = site open/close
     ("afternoon", 0.10, "12:00", None),
     ("any", 0.15, None, None),
 ]
+# Add-ons (online variant, reference §7.4): IVMP series revealed on the day they start.
+# Counts per site-day by site type: S-type ("small") 1-2, M-type ("large") 5-8; the medium
+# sites of the network (16 chairs, half-way between) get 3-5 (our interpolation).
+ADDONS: dict[str, Any] = {
+    "type": "IVMP",
+    "reveal_from": "08:00",
+    "reveal_to": "13:00",
+    "lead_min": 60,
+    "max_shift_min": 30,
+    "per_site_day": {"S": [1, 2], "MED": [3, 5], "M": [5, 8]},
+    "series_length": 3,
+    "rng": "random.Random(f'{seed}-addons'), drawn after the planned visits",
+}
 NETWORK = {"square_km": 60.0, "alt_radius_km": 30.0, "max_alternatives": 2}
 
 
@@ -233,6 +246,7 @@ def generate(
             for s in sites
         ]
     else:
+        kinds = [size]
         sites = [_site(size, "A", beds)]
 
     types = catalogue()
@@ -340,6 +354,9 @@ def generate(
             )
         )
 
+    if "addons" in variants:
+        built += _addons(seed, sites, kinds, n_days, week, len(built), n_series, n_patients)
+
     variant_list = sorted(set(variants) | ({"week"} if week and size != "L" else set()))
     meta: dict[str, Any] = {
         "generator": GENERATOR,
@@ -366,6 +383,7 @@ def generate(
         "network": NETWORK if size == "L" else {},
         "non_home_cost": Weights().non_home,
         "start_date": start_date,
+        "addons": ADDONS if "addons" in variants else {},
     }
     return Instance(meta, tuple(days), tuple(sites), types, tuple(built))
 
@@ -382,3 +400,61 @@ def _alternatives(site: Site, sites: Sequence[Site]) -> tuple[str, ...]:
     )
     near = [sid for dist, sid in others if dist <= radius]
     return tuple(near[: int(NETWORK["max_alternatives"])])
+
+
+def _addons(
+    seed: int,
+    sites: Sequence[Site],
+    kinds: Sequence[str],
+    n_days: int,
+    week: bool,
+    n_requests: int,
+    n_series: int,
+    n_patients: int,
+) -> list[Request]:
+    """Add-on IVMP requests (online variant): ``reveal`` set, one patient per add-on.
+
+    Drawn from their own seeded generator so the planned visits equal those of the instance
+    without the variant. Single-day instances: one IVMP visit per add-on (as planned IVMP
+    visits there). Week/network: a series of ``series_length`` consecutive business days
+    starting on the reveal day, cut at the end of the horizon. Preferred start window: from
+    the earliest start (reveal + 60 min, rounded up to the grid) to closing.
+    """
+    rng = random.Random(f"{seed}-addons")
+    lo, hi = _u(str(ADDONS["reveal_from"])), _u(str(ADDONS["reveal_to"]))
+    lead = int(ADDONS["lead_min"]) // UNIT_MIN
+    out: list[Request] = []
+    rank = n_requests
+    for site, kind in zip(sites, kinds, strict=True):
+        count_lo, count_hi = ADDONS["per_site_day"][kind]
+        for day in range(n_days):
+            for _ in range(rng.randint(count_lo, count_hi)):
+                reveal = rng.randint(lo, hi)
+                earliest = -(-(reveal + lead) // GRID) * GRID
+                pref = (earliest, max(earliest, site.close))
+                length = min(int(ADDONS["series_length"]), n_days - day) if week else 1
+                n_patients += 1
+                series = None
+                if length > 1:
+                    n_series += 1
+                for k in range(length):
+                    rank += 1
+                    if length > 1:
+                        series = Series(f"S{n_series}", k, length)
+                    out.append(
+                        Request(
+                            id=f"R{rank}",
+                            patient=f"P{n_patients}",
+                            type=str(ADDONS["type"]),
+                            sites=(site.id,),
+                            home=site.id,
+                            days=(day + k,),
+                            due_day=day + k,
+                            pref=pref,
+                            ondemand=False,
+                            booking_rank=rank,
+                            series=series,
+                            reveal=reveal,
+                        )
+                    )
+    return out

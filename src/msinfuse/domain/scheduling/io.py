@@ -17,9 +17,12 @@ from msinfuse.domain.scheduling.model import (
     UNIT_MIN,
     Assignment,
     Instance,
+    Move,
     Nurse,
+    OnlineResult,
     Phases,
     Request,
+    RevealEvent,
     Series,
     Site,
     Solution,
@@ -224,7 +227,7 @@ def instance_from_json(text: str, source: str = "instance") -> Instance:
                 ondemand=bool(q.get("ondemand", False)),
                 booking_rank=r.int_(q, "booking_rank", path),
                 series=series,
-                reveal=q.get("reveal"),
+                reveal=None if q.get("reveal") is None else r.int_(q, "reveal", path),
                 window=None if window is None else r.pair(window, f"{path}.window"),
                 phases=None
                 if phases is None
@@ -375,3 +378,107 @@ def solution_from_json(text: str, instance: Instance, source: str = "solution") 
         dict(root.get("metrics") or {}),
         dict(root.get("solver") or {}),
     )
+
+
+def online_to_dict(instance: Instance, result: OnlineResult) -> dict[str, Any]:
+    """The JSON-ready form of an online (add-on) result; days as dates, times ``HH:MM``."""
+    events = []
+    for e in result.events:
+        events.append(
+            {
+                "addon": list(e.addon),
+                "site": e.site,
+                "day": instance.days[e.day],
+                "reveal": clock(e.time),
+                "accepted": e.accepted,
+                "method": e.method,
+                "placed": [
+                    {"visit": v, "day": instance.days[d], "start": clock(t)} for v, d, t in e.placed
+                ],
+                "moves": [
+                    {
+                        "visit": m.visit,
+                        "day": instance.days[m.day],
+                        "from": clock(m.before),
+                        "to": clock(m.after),
+                    }
+                    for m in e.moves
+                ],
+            }
+        )
+    return {
+        "kind": "online",
+        "summary": result.summary,
+        "events": events,
+        "offline": solution_to_dict(instance, result.offline),
+        "final": solution_to_dict(instance, result.final),
+    }
+
+
+def online_to_json(instance: Instance, result: OnlineResult) -> str:
+    """An online result file's text."""
+    return json.dumps(online_to_dict(instance, result), indent=1) + "\n"
+
+
+def is_online(text: str) -> bool:
+    """Whether a result file's text is an online (add-on) result."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and data.get("kind") == "online"
+
+
+def online_from_json(text: str, instance: Instance, source: str = "result") -> OnlineResult:
+    """Parse an online result file against its instance."""
+    r = _Reader(source)
+    root = r.obj(_load(text, source), "$")
+    day_index = {d: i for i, d in enumerate(instance.days)}
+
+    def day(data: Mapping[str, Any], path: str) -> int:
+        value = r.str_(data, "day", path)
+        if value not in day_index:
+            raise r.fail(f"{path}.day", "not a day of the instance")
+        return day_index[value]
+
+    events = []
+    for i, raw in enumerate(r.list_(root, "events", "$")):
+        path = f"$.events[{i}]"
+        e = r.obj(raw, path)
+        placed = []
+        for j, p in enumerate(r.list_(e, "placed", path)):
+            pp = f"{path}.placed[{j}]"
+            pd = r.obj(p, pp)
+            placed.append((r.str_(pd, "visit", pp), day(pd, pp), r.clock(pd, "start", pp)))
+        moves = []
+        for j, m in enumerate(r.list_(e, "moves", path)):
+            mp = f"{path}.moves[{j}]"
+            md = r.obj(m, mp)
+            moves.append(
+                Move(
+                    r.str_(md, "visit", mp),
+                    day(md, mp),
+                    r.clock(md, "from", mp),
+                    r.clock(md, "to", mp),
+                )
+            )
+        addon = r.list_(e, "addon", path)
+        events.append(
+            RevealEvent(
+                tuple(str(a) for a in addon),
+                r.str_(e, "site", path),
+                day(e, path),
+                r.clock(e, "reveal", path),
+                bool(r.get(e, "accepted", path)),
+                str(e.get("method", "")),
+                tuple(placed),
+                tuple(moves),
+            )
+        )
+    offline = solution_from_json(
+        json.dumps(r.obj(r.get(root, "offline", "$"), "$.offline")), instance, f"{source} offline"
+    )
+    final = solution_from_json(
+        json.dumps(r.obj(r.get(root, "final", "$"), "$.final")), instance, f"{source} final"
+    )
+    return OnlineResult(offline, final, events, dict(root.get("summary") or {}))

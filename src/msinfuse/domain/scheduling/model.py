@@ -224,3 +224,37 @@ class Solution:
     objective: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     solver: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Move:
+    """An online re-timing of one visit (same site and day), in 5-minute units."""
+
+    visit: str
+    day: int
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class RevealEvent:
+    """One add-on reveal: what was placed (visit, day, start) and which visits moved."""
+
+    addon: tuple[str, ...]
+    site: str
+    day: int
+    time: int
+    accepted: bool
+    method: str
+    placed: tuple[tuple[str, int, int], ...] = ()
+    moves: tuple[Move, ...] = ()
+
+
+@dataclass
+class OnlineResult:
+    """The add-on (online) simulation: offline plan, reveal log and final schedule."""
+
+    offline: Solution
+    final: Solution
+    events: list[RevealEvent]
+    summary: dict[str, Any] = field(default_factory=dict)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from msinfuse.domain.knowledge.facts import ProfileId
@@ -108,3 +110,27 @@ def print_footer(labels: Sequence[Mapping[str, str]], decision_support: str) -> 
             console.print(f"  - {label['document']}, revision {label['revision']}")
     else:
         console.print("Label revisions: none recorded for this profile.")
+
+
+@contextmanager
+def counted_progress(
+    description: str, unit: str, *, quiet: bool = False
+) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar counting ``unit`` on the console (hidden when ``quiet``,
+    e.g. under ``--json``); yields ``tick(done, total)`` for the long-running work."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tick

@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from msinfuse.cli.common import (
     JsonOption,
     console,
+    counted_progress,
     emit_json,
     knowledge,
     parse_clock,
@@ -178,21 +179,9 @@ def solve_command(
 ) -> None:
     """Schedule an instance with fcfs, lpt or cpsat and report the objective and metrics."""
     instance = load_instance(instance_path)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} site-days"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task(f"{solver.value} (limit {time_limit:g} s)", total=None)
-
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with counted_progress(
+        f"{solver.value} (limit {time_limit:g} s)", "site-days", quiet=as_json
+    ) as tick:
         solution = sch.solve(
             instance,
             solver.value,
@@ -240,21 +229,9 @@ def online_command(
     instance = load_instance(instance_path)
     if not any(r.reveal is not None for r in instance.requests):
         raise InvalidInput(f"{instance_path}: no add-ons (generate with --variant addons)")
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} reveals"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task(f"online {solver.value} (limit {time_limit:g} s per reveal)")
-
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with counted_progress(
+        f"online {solver.value} (limit {time_limit:g} s per reveal)", "reveals", quiet=as_json
+    ) as tick:
         result = sch.simulate(
             instance,
             solver.value,

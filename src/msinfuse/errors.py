@@ -39,7 +39,15 @@ class Conflict(UserError):
 
 
 class InvalidInput(UserError):
-    """Input that is malformed or out of range."""
+    """Input that is malformed or out of range.
+
+    ``field`` names the input at fault (``volume_ml``, ``rate_ml_h``...) when one is: the web
+    shows the message beside that field, the API returns it with the error.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class KnowledgeBaseError(UserError):

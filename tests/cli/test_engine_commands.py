@@ -201,7 +201,7 @@ class TestRatesCommand:
                 ("rates", "ocrelizumab", "--infusion", "1", "--reaction", "200:2"),
                 "between 0 and the end",
             ),
-            (("rates", "rituximab", "--infusion", "1", "--volume-ml", "100"), "1-4 mg/mL"),
+            (("rates", "rituximab", "--infusion", "1", "--volume-ml", "100"), "1–4 mg/mL"),
             (("rates", "ocrelizumab", "--infusion", "1", "--protocol", "rapid"), "standard"),
             (
                 ("rates", "natalizumab", "--infusion", "1", "--protocol", "shorter"),

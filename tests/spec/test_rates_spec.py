@@ -353,7 +353,7 @@ class TestReactionReplanning:
 
 class TestPlanningInputs:
     def test_a_rituximab_bag_outside_1_to_4_mg_per_ml_is_refused(self, kb: KnowledgeBase):
-        with pytest.raises(InvalidInput, match="1-4 mg/mL"):
+        with pytest.raises(InvalidInput, match="1–4 mg/mL"):
             plan_infusion(kb, RateRequest("rituximab", 1, volume_ml=100))
 
     def test_a_dose_that_does_not_fit_the_protocol_is_refused(self, kb: KnowledgeBase):

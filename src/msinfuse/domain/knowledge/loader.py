@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from msinfuse.domain.knowledge.entry_limits import EntryLimits
 from msinfuse.domain.knowledge.facts import Citation
 from msinfuse.domain.knowledge.schema import (
     Agent,
@@ -173,6 +174,9 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
     )
     _check_citations(terminology, "terminology.yaml", sources)
 
+    limits = _validate(TypeAdapter(EntryLimits), _read_yaml(root / "limits.yaml"), "limits.yaml")
+    _check_citations(limits, "limits.yaml", sources)
+
     kb = KnowledgeBase(
         version=version,
         sources=sources,
@@ -182,12 +186,22 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
         pml_tables=pml_tables,
         clinic=clinic,
         terminology=terminology,
+        limits=limits,
     )
     _cross_check(kb)
     return kb
 
 
 def _cross_check(kb: KnowledgeBase) -> None:
+    units = {t.id: t.unit for t in kb.terminology.vital_signs}
+    for index, vital in enumerate(kb.limits.vital_signs):
+        if units.get(vital.kind) != vital.unit:
+            raise KnowledgeBaseError(
+                "limits.yaml",
+                f"vital_signs[{index}].unit",
+                f"{vital.unit!r} is not the terminology unit of {vital.kind} "
+                f"({units.get(vital.kind)!r})",
+            )
     for agent in kb.agents.values():
         file = f"agents/{agent.id}.yaml"
         if agent.pml is not None and kb.pml_table(agent.pml.default_table) is None:

@@ -19,6 +19,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
+from msinfuse.domain.knowledge.entry_limits import EntryLimits
 from msinfuse.domain.knowledge.facts import (
     PROFILES,
     ByProfile,
@@ -803,6 +804,7 @@ class KnowledgeBase(Frozen):
     pml_tables: tuple[PmlTable, ...]
     clinic: ClinicPolicy
     terminology: Terminology
+    limits: EntryLimits
 
     def agent(self, agent_id: str) -> Agent | None:
         """The agent with this id, or ``None``."""

@@ -23,6 +23,7 @@ from msinfuse.domain.knowledge.schema import (
     Regimen,
 )
 from msinfuse.domain.provenance import DECISION_SUPPORT, FactLog, LabelRef, label_refs
+from msinfuse.domain.rates.limits import check_bag
 from msinfuse.errors import InvalidInput, NotFound
 
 Protocol = str  # "standard" or "shorter"
@@ -346,7 +347,7 @@ def plan_infusion(kb: KnowledgeBase, request: RateRequest) -> RatePlan:
     log.use(protocol, f"{agent.name} {protocol.name}")
 
     dose = _plan_dose(agent, regimen, protocol, request)
-    volume, concentration = _plan_bag(agent, protocol, dose, request.volume_ml, log)
+    volume, concentration = _plan_bag(kb, agent, protocol, dose, request.volume_ml, log)
 
     segments = protocol_segments(protocol)
     queue: list[tuple[Segment, int | None, float, str]] = [
@@ -455,11 +456,39 @@ def _plan_dose(
 
 
 def _plan_bag(
-    agent: Agent, protocol: RateProtocol, dose: float | None, volume_ml: float | None, log: FactLog
+    kb: KnowledgeBase,
+    agent: Agent,
+    protocol: RateProtocol,
+    dose: float | None,
+    volume_ml: float | None,
+    log: FactLog,
 ) -> tuple[float, float | None]:
     if volume_ml is not None:
-        if volume_ml <= 0:
-            raise InvalidInput("the bag volume must be positive")
+        check_bag(kb.limits, agent.id, agent.name, protocol, dose, volume_ml)
+        clinic_range = kb.limits.bag_range(agent.id, protocol.id)
+        if clinic_range is not None:
+            log.use(
+                clinic_range.volume_ml,
+                f"{agent.name} accepted bag volume (mL)",
+                "-".join(f"{v:g}" for v in clinic_range.volume_ml.value),
+            )
+        elif protocol.bag_volume_ml is not None:
+            tolerance = kb.limits.bag
+            log.use(
+                protocol.bag_volume_ml,
+                f"{agent.name} bag volume (mL)",
+                protocol.bag_volume_ml.value,
+            )
+            log.use(
+                tolerance.below_percent,
+                "bag volume below the label (%)",
+                tolerance.below_percent.value,
+            )
+            log.use(
+                tolerance.above_percent,
+                "bag volume above the label (%)",
+                tolerance.above_percent.value,
+            )
         volume = volume_ml
     elif protocol.bag_volume_ml is not None:
         volume = protocol.bag_volume_ml.value
@@ -480,12 +509,7 @@ def _plan_bag(
             f"{agent.name} allowed concentration (mg/mL)",
             f"{allowed.value[0]:g}-{allowed.value[1]:g}",
         )
-        low, high = allowed.value
-        if not low - _EPS <= concentration <= high + _EPS:
-            raise InvalidInput(
-                f"a {dose:g} mg {agent.id} bag of {volume:g} mL is {concentration:.2f} mg/mL; "
-                f"the bag must be {low:g}-{high:g} mg/mL"
-            )
+        check_bag(kb.limits, agent.id, agent.name, protocol, dose, volume)
     return volume, concentration
 
 

@@ -26,6 +26,7 @@ from msinfuse.errors import (
 )
 from msinfuse.http.deps import CsrfError
 from msinfuse.services.auth import NotAuthenticated, TooManyAttempts
+from msinfuse.services.validation import plain_problem
 
 log = logging.getLogger("msinfuse.http")
 
@@ -68,7 +69,11 @@ def error_body(exc: Exception, request: Request) -> tuple[int, dict[str, str]]:
             "detail": "an unexpected error occurred",
             "request_id": request_id(request),
         }
-    return status, {"error": type(exc).__name__, "detail": str(exc)}
+    body = {"error": type(exc).__name__, "detail": str(exc)}
+    field = getattr(exc, "field", None)
+    if field:
+        body["field"] = str(field)
+    return status, body
 
 
 def json_error(exc: Exception, request: Request) -> JSONResponse:
@@ -93,11 +98,12 @@ _STATUSES = {s.value for s in HTTPStatus}
 
 
 async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """Request-payload validation: 422 naming each field (never the submitted values)."""
+    """Request-payload validation: 422 naming each field, in plain words (never the submitted
+    values)."""
     problems = [
         {
             "loc": [str(p) for p in e.get("loc", ())],
-            "msg": e.get("msg", ""),
+            "msg": plain_problem(e),
             "type": e.get("type", ""),
         }
         for e in exc.errors()

@@ -24,8 +24,8 @@ from msinfuse.persistence.models import (
 from msinfuse.persistence.repositories import RecordId
 from msinfuse.services import audit
 from msinfuse.services.context import ServiceContext, require
-from msinfuse.services.records import validate
 from msinfuse.services.state import build_patient_state
+from msinfuse.services.validation import validate
 
 
 class AppointmentCreate(BaseModel):

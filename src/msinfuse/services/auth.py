@@ -30,7 +30,7 @@ from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import ApiToken, SigninAttempt, User
 from msinfuse.services import audit
 from msinfuse.services.context import ROLES, Actor, ServiceContext, require
-from msinfuse.services.records import validate
+from msinfuse.services.validation import validate
 
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 12

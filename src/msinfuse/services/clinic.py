@@ -13,7 +13,7 @@ from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import Chair, Site
 from msinfuse.services import audit
 from msinfuse.services.context import ServiceContext, require
-from msinfuse.services.records import validate
+from msinfuse.services.validation import validate
 
 
 class SiteCreate(BaseModel):

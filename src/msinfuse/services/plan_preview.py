@@ -16,8 +16,8 @@ from msinfuse.services.clinical import run_check
 from msinfuse.services.context import ServiceContext, require
 from msinfuse.services.engines import dose_calendar
 from msinfuse.services.plans import ChoiceWording, PlanCreate, resolve_profile, resolve_regimen
-from msinfuse.services.records import validate
 from msinfuse.services.state import build_patient_state
+from msinfuse.services.validation import validate
 
 #: The preview's errors name the form field they belong to (``field: problem``).
 PREVIEW_WORDING = ChoiceWording(

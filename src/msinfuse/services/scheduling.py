@@ -58,7 +58,7 @@ from msinfuse.persistence.repositories import RecordId
 from msinfuse.services import audit
 from msinfuse.services.appointments import rate_plan_for_dose
 from msinfuse.services.context import ServiceContext, require
-from msinfuse.services.records import validate
+from msinfuse.services.validation import validate
 
 WEEK_DAYS = 5
 """Monday to Friday: the business days of a proposal week."""

@@ -108,7 +108,7 @@ class TestReactions:
         )
         assert grades[1] + grades[2] > 0.9 * sum(grades.values())
 
-    def test_a_grade_4_reaction_discontinues_the_plan_and_holds_later_doses(self, kb):
+    def test_a_grade_4_reaction_stops_the_infusion_and_a_prescriber_discontinues_the_plan(self, kb):
         params = DemoParameters(serious_share_multiplier=100.0, grade4_share_of_serious=1.0)
         generator = patient_generator(kb, TODAY, seed=3, params=params)
         plan = patient = None
@@ -124,13 +124,15 @@ class TestReactions:
         assert patient is not None
         last = plan.administrations[-1]
         assert last.grade == 4
-        assert last.outcome == "discontinued"
+        assert last.outcome == "stopped"
         assert plan.status == "stopped"
         assert plan.stopped_on == last.given_on
-        assert plan.stop_reason == "discontinued after a grade 4 infusion reaction"
+        assert plan.stop_reason == (
+            "discontinued after a grade 4 infusion reaction (confirmed by a prescriber)"
+        )
         pending = [d for d in plan.doses if d.status != "given"]
         assert pending
-        assert all(d.status == "held" and d.reason == plan.stop_reason for d in pending)
+        assert all(d.status == "cancelled" and d.reason == plan.stop_reason for d in pending)
         assert any(
             c.condition == f"life_threatening_irr:{plan.agent}" and c.onset == last.given_on
             for c in patient.conditions

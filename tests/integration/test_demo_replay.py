@@ -124,6 +124,8 @@ def _replay(session: Session, patient: GenPatient, gen: GenPlan) -> int:
                 "reactions": reactions,
             },
         )
+        if adm.reaction is not None and adm.reaction.grade >= 4:  # the prescriber's review
+            plans.decide_review(session, make_ctx(today=adm.given_on), plan_id, "discontinue")
     row = session.get(TreatmentPlan, plan_id)
     assert row is not None
     if gen.status == "stopped" and gen.stop_reason and gen.stop_reason.startswith("switched"):

@@ -94,6 +94,26 @@ def _given(
     )
 
 
+def _grade_4_ublituximab(session: Session, ctx: ServiceContext) -> tuple[int, int]:
+    """A ublituximab patient whose first infusion had a grade 4 reaction."""
+    pid = _patient(session, ctx)
+    plan = plans.start_plan(
+        session,
+        make_ctx(today=date(2026, 1, 5)),
+        pid,
+        {"agent": "ublituximab", "start": "2026-01-05"},
+    )
+    _given(
+        session,
+        ctx,
+        pid,
+        plan["doses"][0]["id"],
+        datetime(2026, 1, 5, 9),
+        reactions=[{"onset_minute": 30, "grade": 4}],
+    )
+    return pid, plan["id"]
+
+
 class TestPlans:
     def test_starting_a_plan_lays_out_the_calendar(self, session: Session, ctx: ServiceContext):
         pid = _patient(session, ctx)
@@ -193,31 +213,90 @@ class TestInfusions:
         assert plans.get_plan(session, ctx, plan["id"])["protocol"] == "standard"
         assert out["consequences"]
 
-    def test_a_grade_4_reaction_discontinues_the_agent_and_holds_every_later_dose(
+    def test_a_grade_4_reaction_holds_the_plan_pending_a_prescriber_review(
         self, session: Session, ctx: ServiceContext
     ):
-        pid = _patient(session, ctx)
-        plan = plans.start_plan(
-            session,
-            make_ctx(today=date(2026, 1, 5)),
-            pid,
-            {"agent": "ublituximab", "start": "2026-01-05"},
-        )
-        _given(
-            session,
-            ctx,
-            pid,
-            plan["doses"][0]["id"],
-            datetime(2026, 1, 5, 9),
-            reactions=[{"onset_minute": 30, "grade": 4}],
-        )
-        after = plans.get_plan(session, ctx, plan["id"])
-        assert after["status"] == "stopped"
-        assert "grade 4" in after["stop_reason"]
+        pid, plan_id = _grade_4_ublituximab(session, ctx)
+        after = plans.get_plan(session, ctx, plan_id)
+        assert after["status"] == "paused"
+        assert after["state"] == {
+            "code": "review",
+            "label": "held pending prescriber review",
+            "reason": after["review"]["reason"],
+            "live": True,
+            "held": True,
+        }
+        assert "grade 4" in after["review"]["reason"]
         assert all(d["status"] == "held" for d in after["doses"][1:])
         result = checks.run_check(session, make_ctx(NURSE), pid, "ublituximab", date(2026, 1, 19))
         assert result["decision"] == "hold"
         assert any(f["rule"] == "reaction.discontinued" for f in result["findings"])
+        conditions = records.patient_record_json(session, ctx, pid)["conditions"]
+        assert not any(c["condition"].startswith("life_threatening_irr") for c in conditions)
+        with pytest.raises(Conflict, match="review"):
+            plans.change_plan_status(session, make_ctx(PRESCRIBER), plan_id, "resume")
+        with pytest.raises(Conflict, match="review"):
+            _given(session, ctx, pid, after["doses"][1]["id"], datetime(2026, 1, 19, 9),
+                   historical=False)  # fmt: skip
+        with pytest.raises(PermissionDenied):
+            plans.decide_review(session, make_ctx(NURSE), plan_id, "discontinue")
+
+    def test_a_prescriber_confirms_the_permanent_discontinuation(
+        self, session: Session, ctx: ServiceContext
+    ):
+        pid, plan_id = _grade_4_ublituximab(session, ctx)
+        decided = plans.decide_review(
+            session, make_ctx(PRESCRIBER, date(2026, 1, 6)), plan_id, "discontinue"
+        )
+        assert decided["status"] == "stopped"
+        assert decided["state"]["code"] == "stopped"
+        assert decided["stop_reason"] == (
+            "discontinued after a grade 4 infusion reaction (confirmed by a prescriber)"
+        )
+        assert decided["reviews"][0]["decision"] == "discontinue"
+        assert decided["reviews"][0]["decided_by"] == "dr1"
+        assert {d["status"] for d in decided["doses"][1:]} == {"cancelled"}
+        conditions = records.patient_record_json(session, ctx, pid)["conditions"]
+        assert [(c["condition"], c["onset"]) for c in conditions] == [
+            ("life_threatening_irr:ublituximab", "2026-01-05")
+        ]
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.resource_type == "TreatmentPlan")
+        ).all()
+        assert "hold-for-review" in actions
+        assert "review-discontinue" in actions
+        with pytest.raises(Conflict, match="no review"):
+            plans.decide_review(session, make_ctx(PRESCRIBER), plan_id, "resume", "again")
+
+    def test_a_prescriber_may_resume_the_plan_only_with_a_reason(
+        self, session: Session, ctx: ServiceContext
+    ):
+        _, plan_id = _grade_4_ublituximab(session, ctx)
+        with pytest.raises(InvalidInput, match="reason") as refused:
+            plans.decide_review(session, make_ctx(PRESCRIBER), plan_id, "resume", "  ")
+        assert refused.value.field == "reason"
+        resumed = plans.decide_review(
+            session, make_ctx(PRESCRIBER), plan_id, "resume", "reaction was re-graded as 2"
+        )
+        assert resumed["status"] == "active"
+        assert resumed["state"]["label"] == "active"
+        assert resumed["reviews"][0]["decision_reason"] == "reaction was re-graded as 2"
+        assert all(d["status"] == "planned" for d in resumed["doses"][1:])
+
+    def test_a_prescriber_may_stop_the_plan_without_a_contraindication(
+        self, session: Session, ctx: ServiceContext
+    ):
+        pid, plan_id = _grade_4_ublituximab(session, ctx)
+        stopped = plans.decide_review(
+            session,
+            make_ctx(PRESCRIBER),
+            plan_id,
+            "stop",
+            "anaphylaxis to the antibiotic, not ublituximab",
+        )
+        assert stopped["status"] == "stopped"
+        assert "not ublituximab" in stopped["stop_reason"]
+        assert records.patient_record_json(session, ctx, pid)["conditions"] == []
 
     def test_an_infusion_needs_a_cleared_check(self, session: Session, ctx: ServiceContext):
         pid = _patient(session, ctx)
@@ -227,7 +306,7 @@ class TestInfusions:
                 session,
                 make_ctx(NURSE),
                 pid,
-                {"planned_dose_id": plan["doses"][0]["id"], "started_at": "2026-11-24T09:30"},
+                {"planned_dose_id": plan["doses"][0]["id"], "started_at": "2026-11-24T08:30"},
             )
 
     def test_a_failed_write_leaves_nothing_behind(self, session: Session, ctx: ServiceContext):

@@ -121,8 +121,11 @@ def test_nurse_documents_an_infusion_with_a_grade_2_reaction_and_completes_it(we
     assert "Step " in board
     assert "Open infusion" in board
     web.clock.advance(minutes=200)
-    done = web.post(f"/visits/{visit}/complete", data={"ended_at": "11:55", "outcome": "completed"})
-    assert done.status_code == 303
+    done = web.post(
+        f"/visits/{visit}/complete",
+        data={"ended_at": "11:55", "outcome": "completed", "volume_infused_ml": "250"},
+    )
+    assert done.status_code == 303, done.text[:600]
     page = web.page(f"/visits/{visit}")
     assert "Now: observation" in page
     assert 'class="countdown" data-remaining="' in page

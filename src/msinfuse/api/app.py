@@ -18,6 +18,7 @@ from msinfuse.api.routes import (
     checks,
     clinic,
     feeds,
+    infusions,
     knowledge,
     patients,
     plans,
@@ -30,7 +31,18 @@ from msinfuse.http.runtime import Runtime
 PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = tuple(
     module.router
-    for module in (auth, patients, plans, checks, clinic, knowledge, admin, feeds, scheduling)
+    for module in (
+        auth,
+        patients,
+        plans,
+        checks,
+        infusions,
+        clinic,
+        knowledge,
+        admin,
+        feeds,
+        scheduling,
+    )
 )
 
 DESCRIPTION = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Token(BaseModel):
@@ -34,6 +34,9 @@ class Error(BaseModel):
 
     error: str
     detail: str
+    field: str | None = Field(
+        default=None, description="The input field at fault, when one is (bad input only)."
+    )
     request_id: str | None = None
 
 
@@ -85,9 +88,37 @@ class Dose(BaseModel):
     planned_on: str
     earliest_on: str
     dose_mg: float
+    given_dose_mg: float | None = Field(
+        default=None, description="The partial dose given, when only part of the bag ran."
+    )
     status: str
     given_on: str | None
     reason: str | None
+
+
+class PlanState(BaseModel):
+    """A plan's state in one wording for every page and client."""
+
+    code: str = Field(description="active, paused, review, stopped or completed.")
+    label: str = Field(description="In words, e.g. 'held pending prescriber review'.")
+    reason: str | None
+    live: bool = Field(description="Active, paused or held for review.")
+    held: bool = Field(description="No dose may be given (paused or held for review).")
+
+
+class PlanReview(BaseModel):
+    """A plan held pending a prescriber's review, and the decision once recorded."""
+
+    id: int
+    plan_id: int
+    administration_id: int | None
+    reaction_grade: int
+    reason: str
+    requested_at: str
+    decision: str | None = Field(description="discontinue, resume or stop; null while open.")
+    decision_reason: str | None
+    decided_by: str | None
+    decided_at: str | None
 
 
 class Finding(BaseModel):
@@ -111,6 +142,9 @@ class Plan(BaseModel):
     protocol: str
     start: str
     status: str
+    state: PlanState
+    review: PlanReview | None = Field(description="The review waiting for a prescriber, if any.")
+    reviews: list[PlanReview] = []
     stopped_on: str | None
     stop_reason: str | None
     switched_to: int | None
@@ -172,6 +206,7 @@ class AdministrationRecorded(BaseModel):
     started_at: str | None
     max_reaction_grade: int
     outcome: str
+    dose_given_mg: float | None = None
     check_id: int | None
     consequences: list[str]
 

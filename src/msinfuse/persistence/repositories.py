@@ -21,11 +21,13 @@ from msinfuse.persistence.models import (
     CheckOverride,
     CheckResult,
     Condition,
+    Correction,
     InfusionReaction,
     Lab,
     MonitoringDue,
     Patient,
     PlannedDose,
+    PlanReview,
     PmlRiskSnapshot,
     PremedicationGiven,
     Procedure,
@@ -154,23 +156,29 @@ def doses_of_plan(session: Session, plan_id: int) -> Sequence[PlannedDose]:
 
 
 def administrations_of_plan(session: Session, plan_id: int) -> Sequence[Administration]:
-    """Infusions given under a plan, oldest first."""
+    """Infusions given under a plan, oldest first (not those entered in error)."""
     return session.scalars(
         select(Administration)
-        .where(Administration.plan_id == plan_id, Administration.outcome != "not_started")
+        .where(
+            Administration.plan_id == plan_id,
+            Administration.outcome != "not_started",
+            Administration.record_status != "entered_in_error",
+        )
         .order_by(Administration.given_on, Administration.id)
     ).all()
 
 
-def administration_details(session: Session, administration_id: int) -> dict[str, Sequence[Any]]:
-    """Rate events, premedications, vital signs and reactions of an administration."""
+def administration_details(
+    session: Session, administration_id: int, live_only: bool = False
+) -> dict[str, Sequence[Any]]:
+    """Rate events, premedications, vital signs and reactions of an administration (with
+    ``live_only``, not those entered in error)."""
 
     def rows(model: Any, order: Any) -> Sequence[Any]:
-        return session.scalars(
-            select(model)
-            .where(model.administration_id == administration_id)
-            .order_by(order, model.id)
-        ).all()
+        query = select(model).where(model.administration_id == administration_id)
+        if live_only:
+            query = query.where(model.record_status != "entered_in_error")
+        return session.scalars(query.order_by(order, model.id)).all()
 
     return {
         "rate_events": rows(RateEvent, RateEvent.minute),
@@ -259,21 +267,30 @@ def active_appointment_for_dose(session: Session, dose_id: int) -> Appointment |
 def administrations_for_appointments(
     session: Session, appointment_ids: Sequence[int]
 ) -> Sequence[Administration]:
-    """The administrations started for any of these appointments."""
+    """The administrations started for any of these appointments (not those entered in
+    error)."""
     if not appointment_ids:
         return []
     return session.scalars(
         select(Administration)
-        .where(Administration.appointment_id.in_(list(appointment_ids)))
+        .where(
+            Administration.appointment_id.in_(list(appointment_ids)),
+            Administration.record_status != "entered_in_error",
+        )
         .order_by(Administration.id)
     ).all()
 
 
 def administration_for_dose(session: Session, dose_id: int) -> Administration | None:
-    """The administration (started or finished) of a planned dose, if any."""
+    """The administration (started or finished) of a planned dose, if any (not one entered in
+    error)."""
     return session.scalars(
         select(Administration)
-        .where(Administration.planned_dose_id == dose_id, Administration.outcome != "not_started")
+        .where(
+            Administration.planned_dose_id == dose_id,
+            Administration.outcome != "not_started",
+            Administration.record_status != "entered_in_error",
+        )
         .order_by(Administration.id.desc())
     ).first()
 
@@ -597,3 +614,45 @@ def latest_check_on(session: Session, patient_id: int, agent: str, day: date) ->
         )
         .order_by(CheckResult.id.desc())
     ).first()
+
+
+# ------------------------------------------------------------------------- corrections
+
+
+def corrections_of(
+    session: Session, resource: str, record_ids: Sequence[int]
+) -> dict[int, list[Correction]]:
+    """The corrections of records of one kind, oldest first, by record id."""
+    found: dict[int, list[Correction]] = {}
+    if not record_ids:
+        return found
+    rows = session.scalars(
+        select(Correction)
+        .where(Correction.resource == resource, Correction.record_id.in_(list(record_ids)))
+        .order_by(Correction.at, Correction.id)
+    ).all()
+    for row in rows:
+        found.setdefault(row.record_id, []).append(row)
+    return found
+
+
+def open_plan_review(session: Session, plan_id: int) -> PlanReview | None:
+    """The plan's review still waiting for a prescriber's decision, if any."""
+    return session.scalars(
+        select(PlanReview)
+        .where(PlanReview.plan_id == plan_id, PlanReview.decision.is_(None))
+        .order_by(PlanReview.id.desc())
+    ).first()
+
+
+def plan_reviews(session: Session, plan_ids: Sequence[int]) -> dict[int, list[PlanReview]]:
+    """Every review of these plans, oldest first, by plan id."""
+    found: dict[int, list[PlanReview]] = {}
+    if not plan_ids:
+        return found
+    rows = session.scalars(
+        select(PlanReview).where(PlanReview.plan_id.in_(list(plan_ids))).order_by(PlanReview.id)
+    ).all()
+    for row in rows:
+        found.setdefault(row.plan_id, []).append(row)
+    return found

@@ -241,7 +241,7 @@ def store_doses(
     plan: GenPlan, calendar: Calendar, pending: str = "planned", reason: str | None = None
 ) -> None:
     """The plan's stored doses from its calendar: given doses as given, the others with the
-    ``pending`` status (planned; held after a grade 4 reaction; cancelled when switched)."""
+    ``pending`` status (planned; cancelled when switched or discontinued)."""
     plan.calendar = calendar
     plan.doses = [
         GenDose(
@@ -328,7 +328,7 @@ def administer(
             grade,
             resume,
             action.text,
-            "resolved" if grade < 4 else "infusion stopped; agent discontinued",
+            "resolved" if grade < 4 else "infusion stopped; plan held for prescriber review",
         )
     chair = rate_plan.chair_minutes
     opens, closes = 8 * 60, 17 * 60
@@ -346,7 +346,7 @@ def administer(
         volume_ml=rate_plan.volume_ml,
         protocol=rate_plan.protocol,
         grade=grade,
-        outcome="completed" if grade < 4 else "discontinued",
+        outcome="completed" if grade < 4 else "stopped",
         reaction=reaction,
     )
     if dose.date >= ctx.detail_from:

@@ -41,13 +41,13 @@ from msinfuse.services.demo_model import (
 )
 from msinfuse.services.demo_params import DemoParameters
 from msinfuse.services.demo_records import ClinicalRecord, Exposure, PatientFacts, RecordWriter
+from msinfuse.services.plans import DISCONTINUED
 from msinfuse.services.projections import projection_rows
 
 #: Authorization programme codes recorded when an agent with a US programme starts.
 PROGRAMME_CODES = {"natalizumab": "TOUCH", "alemtuzumab": "LEMTRADA-REMS"}
 SWITCH_TARGETS = ("ocrelizumab", "ublituximab")
 SWITCH_REASON = "anti-JCV antibody positive"
-DISCONTINUED = "discontinued after a grade {grade} infusion reaction"
 OVERDUE_MISSED = "did not attend"
 OVERDUE_HELD = "held: active infection"
 
@@ -301,7 +301,7 @@ class PatientGenerator:
                     plan.given[-1].date,
                     reason,
                 )
-                store_doses(plan, final_calendar(self.kb, plan, body, self.on), "held", reason)
+                store_doses(plan, final_calendar(self.kb, plan, body, self.on), "cancelled", reason)
                 pat.conditions.append(
                     domain.Condition(f"life_threatening_irr:{plan.agent}", plan.given[-1].date)
                 )

@@ -7,13 +7,17 @@ Ids are handed out in the order the database returns rows (by date, then id), so
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from msinfuse.domain.knowledge.schema import KnowledgeBase
 from msinfuse.services.demo_booking import Booking
 from msinfuse.services.demo_history import GenDose, GenPlan
 from msinfuse.services.demo_patient import GenPatient
+from msinfuse.services.plans import review_reason
+
+#: Who confirmed the demo's historical discontinuations.
+DEMO_PRESCRIBER = "demo.prescriber"
 
 #: Tables in the order rows are written (parents first).
 ORDER = (
@@ -33,6 +37,7 @@ ORDER = (
     "premedications_given",
     "vital_signs",
     "infusion_reactions",
+    "plan_reviews",
     "check_results",
     "monitoring_due",
     "pml_risk",
@@ -78,6 +83,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "vital_signs": ("id", "administration_id", "kind", "value", "unit", "taken_at"),
     "infusion_reactions": (
         "id", "administration_id", "onset_minute", "grade", "resume_minute", "actions", "outcome",
+    ),
+    "plan_reviews": (
+        "id", "plan_id", "patient_id", "administration_id", "reaction_grade", "reason",
+        "requested_at", "decision", "decided_by_name", "decided_at",
     ),
     "check_results": (
         "id", "patient_id", "planned_dose_id", "agent", "check_date", "profile", "protocol",
@@ -305,3 +314,17 @@ class RowBatch:
                     r.actions,
                     r.outcome,
                 )
+                if r.grade >= 4:  # the prescriber confirmed the discontinuation that day
+                    at = adm.started_at + timedelta(minutes=r.onset_minute)
+                    add(
+                        "plan_reviews",
+                        plan_ids[id(plan)],
+                        pid,
+                        aid,
+                        r.grade,
+                        review_reason(plan.agent, r.grade, adm.started_at.date()),
+                        at,
+                        "discontinue",
+                        DEMO_PRESCRIBER,
+                        at + timedelta(hours=2),
+                    )

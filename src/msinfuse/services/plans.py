@@ -3,6 +3,12 @@
 A plan's planned doses are kept current from the pure calendar engine: after every change
 (a dose given, held or missed, a plan started or stopped) the doses not yet given are
 re-planned from the doses actually given, so a late dose resets the schedule.
+
+A grade 4 or 5 infusion reaction does not end a plan on the nurse's entry alone: the plan is
+*held pending prescriber review* (paused, its doses held) until a prescriber confirms the
+permanent discontinuation or records another decision with a reason
+(:func:`decide_review`). :func:`plan_state` is the one wording of a plan's state that every
+page and the API show.
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ from msinfuse.domain.knowledge.facts import ProfileId
 from msinfuse.domain.knowledge.schema import Agent, Regimen
 from msinfuse.errors import Conflict, InvalidInput
 from msinfuse.persistence import repositories as repo
-from msinfuse.persistence.models import Patient, PlannedDose, TreatmentPlan
+from msinfuse.persistence.models import (
+    Administration,
+    Condition,
+    Patient,
+    PlannedDose,
+    PlanReview,
+    TreatmentPlan,
+)
 from msinfuse.services import audit
 from msinfuse.services.context import ServiceContext, require
 from msinfuse.services.projections import refresh_patient
-from msinfuse.services.records import validate
+from msinfuse.services.validation import validate
 
 #: How many future doses the stored calendar holds.
 PLANNED_AHEAD = 4
@@ -97,9 +110,71 @@ def resolve_profile(
     return profile
 
 
+#: The stop reason of a plan a prescriber discontinued after a grade 4 or 5 reaction.
+DISCONTINUED = "discontinued after a grade {grade} infusion reaction (confirmed by a prescriber)"
+#: The reason written on the doses a plan review holds.
+REVIEW_HOLD = "held pending prescriber review"
+ReviewDecision = Literal["discontinue", "resume", "stop"]
+REVIEW_DECISIONS: dict[str, str] = {
+    "discontinue": "confirm the permanent discontinuation",
+    "resume": "resume the plan",
+    "stop": "stop the plan without recording a contraindication",
+}
+STATE_LABELS = {
+    "active": "active",
+    "paused": "paused",
+    "review": REVIEW_HOLD,
+    "stopped": "stopped",
+    "completed": "completed",
+}
+
+
+def plan_state(plan: TreatmentPlan, review: PlanReview | None) -> dict[str, Any]:
+    """The plan's state in one wording for every page: ``code`` (active, paused, review,
+    stopped, completed), a plain ``label`` and the ``reason`` behind it."""
+    if review is not None and review.decision is None:
+        code = "review"
+        reason: str | None = review.reason
+    else:
+        code = plan.status
+        reason = plan.stop_reason if plan.status in ("stopped", "completed") else None
+    return {
+        "code": code,
+        "label": STATE_LABELS.get(code, code),
+        "reason": reason,
+        "live": code in ("active", "paused", "review"),
+        "held": code in ("paused", "review"),
+    }
+
+
+def review_json(review: PlanReview) -> dict[str, Any]:
+    """A plan review as JSON."""
+    return {
+        "id": review.id,
+        "plan_id": review.plan_id,
+        "administration_id": review.administration_id,
+        "reaction_grade": review.reaction_grade,
+        "reason": review.reason,
+        "requested_at": review.requested_at.isoformat(timespec="seconds"),
+        "decision": review.decision,
+        "decision_reason": review.decision_reason,
+        "decided_by": review.decided_by_name,
+        "decided_at": review.decided_at.isoformat(timespec="seconds")
+        if review.decided_at
+        else None,
+    }
+
+
 def plan_json(session: Session, plan: TreatmentPlan) -> dict[str, Any]:
-    """A plan with its doses as JSON."""
+    """A plan with its doses, its state and its reviews as JSON."""
     doses = repo.doses_of_plan(session, plan.id)
+    reviews = repo.plan_reviews(session, [plan.id]).get(plan.id, [])
+    open_review = next((r for r in reversed(reviews) if r.decision is None), None)
+    partial = {
+        a.planned_dose_id: a.dose_given_mg
+        for a in repo.administrations_of_plan(session, plan.id)
+        if a.dose_given_mg is not None and a.planned_dose_id is not None
+    }
     return {
         "id": plan.id,
         "patient_id": plan.patient_id,
@@ -109,6 +184,9 @@ def plan_json(session: Session, plan: TreatmentPlan) -> dict[str, Any]:
         "protocol": plan.protocol,
         "start": plan.starts_on.isoformat(),
         "status": plan.status,
+        "state": plan_state(plan, open_review),
+        "review": review_json(open_review) if open_review is not None else None,
+        "reviews": [review_json(r) for r in reviews],
         "stopped_on": plan.stopped_on.isoformat() if plan.stopped_on else None,
         "stop_reason": plan.stop_reason,
         "switched_to": plan.switched_to_id,
@@ -122,6 +200,7 @@ def plan_json(session: Session, plan: TreatmentPlan) -> dict[str, Any]:
                 "planned_on": d.planned_on.isoformat(),
                 "earliest_on": d.earliest_on.isoformat(),
                 "dose_mg": d.dose_mg,
+                "given_dose_mg": partial.get(d.id),
                 "status": d.status,
                 "given_on": d.given_on.isoformat() if d.given_on else None,
                 "reason": d.reason,
@@ -136,7 +215,7 @@ def sync_calendar(session: Session, ctx: ServiceContext, plan: TreatmentPlan) ->
     patient = repo.get_or_raise(session, Patient, plan.patient_id, "patient")
     given = repo.administrations_of_plan(session, plan.id)
     existing = {d.number: d for d in repo.doses_of_plan(session, plan.id)}
-    given_doses = tuple(GivenDose(a.given_on.date(), a.dose_mg) for a in given)
+    given_doses = tuple(GivenDose(a.given_on.date(), a.dose_actual_mg) for a in given)
     start = min([plan.starts_on, *(g.date for g in given_doses)])
     calendar = build_calendar(
         ctx.kb,
@@ -250,6 +329,11 @@ def change_plan_status(
     """Pause, resume or stop a plan (stopping needs a reason and cancels the doses not given)."""
     require(ctx.actor, "plans.write")
     plan = _plan(session, plan_id)
+    if action != "pause" and repo.open_plan_review(session, plan.id) is not None:
+        raise Conflict(
+            f"the plan is {REVIEW_HOLD}: record the review decision (confirm the "
+            "discontinuation, resume or stop, with a reason)"
+        )
     if action == "pause":
         if plan.status != "active":
             raise Conflict(f"only an active plan can be paused (this one is {plan.status})")
@@ -324,6 +408,119 @@ def mark_dose(
     }
 
 
+def review_reason(agent: str, grade: int, day: date) -> str:
+    """Why a plan is held for a prescriber's review."""
+    return (
+        f"grade {grade} infusion reaction on {day.isoformat()}: the label says to stop and "
+        f"discontinue {agent} permanently; a prescriber confirms or decides otherwise"
+    )
+
+
+def hold_for_review(
+    session: Session,
+    ctx: ServiceContext,
+    plan: TreatmentPlan,
+    administration_id: int | None,
+    grade: int,
+    day: date,
+) -> str:
+    """Hold a plan pending a prescriber's review after a grade 4 or 5 reaction: the plan is
+    paused and every dose not yet given is held; returns what changed, in words."""
+    reason = review_reason(plan.agent, grade, day)
+    if repo.open_plan_review(session, plan.id) is None:
+        session.add(
+            PlanReview(
+                plan_id=plan.id,
+                patient_id=plan.patient_id,
+                administration_id=administration_id,
+                reaction_grade=grade,
+                reason=reason,
+                requested_by=ctx.actor.user_id,
+                requested_at=ctx.now,
+            )
+        )
+    if plan.status == "active":
+        plan.status = "paused"
+    for dose in repo.doses_of_plan(session, plan.id):
+        if dose.status not in ("given", "cancelled"):
+            dose.status = "held"
+            dose.reason = f"{REVIEW_HOLD} (grade {grade} reaction)"
+    session.flush()
+    audit.record(session, ctx, "hold-for-review", "TreatmentPlan", plan.id)
+    return f"{plan.agent} {REVIEW_HOLD}: every later dose is held until a prescriber decides"
+
+
+def decide_review(
+    session: Session,
+    ctx: ServiceContext,
+    plan_id: int,
+    decision: ReviewDecision,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """A prescriber's decision on a plan held for review: ``discontinue`` (stop for good and
+    record the agent as contraindicated), ``resume`` or ``stop`` (each needing a reason)."""
+    require(ctx.actor, "plans.write")
+    plan = _plan(session, plan_id)
+    review = repo.open_plan_review(session, plan.id)
+    if review is None:
+        raise Conflict("no review is pending for this plan")
+    if decision not in REVIEW_DECISIONS:
+        raise InvalidInput(f"choose a decision: {', '.join(REVIEW_DECISIONS)}", field="decision")
+    given = (reason or "").strip()
+    if decision != "discontinue" and not given:
+        raise InvalidInput(
+            f"give the reason to {REVIEW_DECISIONS[decision]} after a grade "
+            f"{review.reaction_grade} reaction",
+            field="reason",
+        )
+    review.decision = decision
+    review.decision_reason = given or None
+    review.decided_by = ctx.actor.user_id
+    review.decided_by_name = ctx.actor.username
+    review.decided_at = ctx.now
+    given_in = (
+        session.get(Administration, review.administration_id)
+        if review.administration_id is not None
+        else None
+    )
+    day = given_in.given_on.date() if given_in is not None else ctx.today
+    if decision == "discontinue":
+        plan.status = "stopped"
+        plan.stopped_on = ctx.today
+        plan.stop_reason = DISCONTINUED.format(grade=review.reaction_grade) + (
+            f": {given}" if given else ""
+        )
+        session.add(
+            Condition(
+                patient_id=plan.patient_id,
+                condition=f"life_threatening_irr:{plan.agent}",
+                onset=min(day, ctx.today),
+            )
+        )
+    elif decision == "stop":
+        plan.status = "stopped"
+        plan.stopped_on = ctx.today
+        plan.stop_reason = f"stopped after prescriber review: {given}"
+    if decision in ("discontinue", "stop"):
+        for dose in repo.doses_of_plan(session, plan.id):
+            if dose.status == "held" and (dose.reason or "").startswith(REVIEW_HOLD):
+                dose.status = "cancelled"
+                dose.reason = plan.stop_reason
+    else:
+        plan.status = "active"
+        for dose in repo.doses_of_plan(session, plan.id):
+            if dose.status == "held" and (dose.reason or "").startswith(REVIEW_HOLD):
+                dose.status = "planned"
+                dose.reason = None
+    session.flush()
+    sync_calendar(session, ctx, plan)
+    audit.record(session, ctx, f"review-{decision}", "TreatmentPlan", plan.id)
+    refresh_patient(
+        session, ctx.kb, repo.get_or_raise(session, Patient, plan.patient_id, "patient"), ctx.today
+    )
+    return plan_json(session, plan)
+
+
 def plan_for_dose(session: Session, dose_id: int) -> tuple[PlannedDose, TreatmentPlan]:
     """A planned dose and its plan."""
     dose = repo.get_or_raise(session, PlannedDose, dose_id, "planned dose")
@@ -331,18 +528,25 @@ def plan_for_dose(session: Session, dose_id: int) -> tuple[PlannedDose, Treatmen
 
 
 __all__ = [
+    "DISCONTINUED",
     "PLANNED_AHEAD",
+    "REVIEW_DECISIONS",
+    "REVIEW_HOLD",
     "START_WORDING",
     "ChoiceWording",
     "PlanCreate",
     "change_plan_status",
+    "decide_review",
     "get_plan",
+    "hold_for_review",
     "list_plans",
     "mark_dose",
     "plan_for_dose",
     "plan_json",
+    "plan_state",
     "resolve_profile",
     "resolve_regimen",
+    "review_reason",
     "start_plan",
     "switch_plan",
     "sync_calendar",

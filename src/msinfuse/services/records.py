@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from msinfuse.domain.knowledge.schema import MsCourse
@@ -40,6 +40,7 @@ from msinfuse.services.patient_state import (
 )
 from msinfuse.services.projections import refresh_patient
 from msinfuse.services.state import build_patient_state
+from msinfuse.services.validation import validate
 
 
 class PatientCreate(BaseModel):
@@ -79,23 +80,6 @@ class PatientUpdate(BaseModel):
     childbearing_potential: bool | None = None
     home_site: str | None = None
     profile: Literal["us", "eu"] | None = None
-
-
-def validate(model: type[BaseModel], data: Any, context: dict[str, Any] | None = None) -> Any:
-    """Validate ``data`` against ``model``; errors name the field, never the value."""
-    if isinstance(data, model):
-        if context is None:
-            return data
-        data = data.model_dump()  # re-check what needs the context (known agents...)
-    try:
-        return model.model_validate(data, context=context)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: "
-            + ("unknown field" if e["type"] == "extra_forbidden" else e["msg"])
-            for e in exc.errors()[:5]
-        )
-        raise InvalidInput(problems) from None
 
 
 def patient_json(patient: Patient, site_code: str | None = None) -> dict[str, Any]:
@@ -242,6 +226,8 @@ def add_record(
     row: Any
     if kind == "lab":
         lab: LabIn = validate(LabIn, data)
+        if lab.date > ctx.today:
+            raise InvalidInput("a lab result cannot be dated in the future", field="date")
         entry = ctx.kb.labs.get(lab.test)
         numeric = isinstance(lab.value, int | float)
         row = Lab(
@@ -316,6 +302,7 @@ def patient_record_json(session: Session, ctx: ServiceContext, patient_id: int) 
     require(ctx.actor, "patients.read")
     patient = repo.get_or_raise(session, Patient, patient_id, "patient")
     record = repo.patient_record(session, patient.id)
+    lab_fixes = repo.corrections_of(session, "lab", [x.id for x in record["labs"]])
     audit.record(session, ctx, "read", "PatientRecord", patient.id)
 
     def iso(value: date | None) -> str | None:
@@ -332,6 +319,16 @@ def patient_record_json(session: Session, ctx: ServiceContext, patient_id: int) 
                 "flag": x.flag,
                 "date": iso(x.taken_on),
                 "loinc": x.loinc,
+                "record_status": x.record_status,
+                "corrections": [
+                    {
+                        "action": c.action,
+                        "reason": c.reason,
+                        "previous": c.previous,
+                        "by": c.username,
+                    }
+                    for c in lab_fixes.get(x.id, [])
+                ],
             }
             for x in record["labs"]
         ],
@@ -375,6 +372,8 @@ def patient_record_json(session: Session, ctx: ServiceContext, patient_id: int) 
                 "reaction_grade": x.max_reaction_grade,
                 "outcome": x.outcome,
                 "plan_id": x.plan_id,
+                "dose_given_mg": x.dose_given_mg,
+                "record_status": x.record_status,
             }
             for x in record["administrations"]
         ],

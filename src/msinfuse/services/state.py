@@ -1,4 +1,5 @@
-"""Build the domain patient state from stored records."""
+"""Build the domain patient state from stored records (entries marked entered in error
+are left out; a partial dose counts as the dose actually given)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def build_patient_state(
                 lab.flag,
             )
             for lab in record["labs"]
+            if lab.record_status != "entered_in_error"
         ),
         vaccinations=tuple(
             domain.Vaccination(v.vaccine, v.live, v.given_on) for v in record["vaccinations"]
@@ -78,9 +80,11 @@ def build_patient_state(
             for t in record["therapies"]
         ),
         administrations=tuple(
-            domain.Administration(a.agent, a.given_on.date(), a.dose_mg, a.max_reaction_grade)
+            domain.Administration(
+                a.agent, a.given_on.date(), a.dose_actual_mg, a.max_reaction_grade
+            )
             for a in record["administrations"]
-            if a.outcome != "not_started"
+            if a.outcome != "not_started" and a.record_status != "entered_in_error"
         ),
         authorizations=tuple(
             domain.Authorization(a.program, a.authorized_on) for a in record["authorizations"]

@@ -1,26 +1,44 @@
-"""An infusion visit in progress, documented as it happens (the web UI's infusion page).
+"""An infusion visit in progress, documented as it happens (the web UI's infusion page and
+the API's infusion routes call the same functions).
 
 :func:`start_visit` records the administration when the pump starts (after a cleared
 pre-infusion check, as :func:`msinfuse.services.infusions.record_administration` requires)
 with outcome ``in_progress``; rate changes, premedication, vital signs and reactions are added
-one at a time; :func:`complete_visit` sets the end, the observation period and the outcome.
+one at a time; :func:`complete_visit` records the end, the volume infused (a partial dose
+when volume was left) and the observation period. Every entry passes the limits of
+:mod:`msinfuse.domain.rates.limits`: a refused entry raises :class:`InvalidInput` naming the
+field, in plain words.
+
 A started dose counts as given from the moment it starts, so the dose calendar re-plans at
-once. A reaction re-plans the rest of the bag at once (the rate engine's rules), and its
-consequences for the plan (shorter protocol withdrawn, agent discontinued) apply at once.
+once. A reaction re-plans the rest of the bag at once (the rate engine's rules); a grade 3
+reaction withdraws the shorter protocol, a grade 4 or 5 reaction stops the infusion and
+holds the plan pending a prescriber's review.
 
 Times are the clinic's wall-clock times (naive datetimes, like appointments).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from msinfuse.domain.rates import RateRequest, plan_infusion, replan_after_reaction
+from msinfuse.domain.findings import Finding
+from msinfuse.domain.rates import RatePlan, replan_after_reaction
+from msinfuse.domain.rates.limits import (
+    CLOCK_SLACK,
+    VisitWindow,
+    check_completion,
+    check_premedication,
+    check_rate,
+    check_reaction_minutes,
+    check_time,
+    protocol_maximum_ml_per_h,
+    rate_limits,
+    visit_window,
+)
 from msinfuse.errors import Conflict, InvalidInput
 from msinfuse.persistence import repositories as repo
 from msinfuse.persistence.models import (
@@ -41,33 +59,45 @@ from msinfuse.services.infusions import (
     RateEventIn,
     ReactionIn,
     VitalSignIn,
+    administration_json,
     apply_reaction_consequences,
-    get_administration,
+    infusion_rate_plan,
     premedication_row,
     rate_event_row,
     reaction_row,
     record_administration,
+    to_wall_clock,
     vital_sign_row,
+    wall_clock,
 )
 from msinfuse.services.projections import refresh_patient
-from msinfuse.services.records import validate
+from msinfuse.services.validation import validate
 
 IN_PROGRESS = "in_progress"
 VisitPhase = Literal["infusing", "observation", "done", "stopped"]
-_Body = TypeVar("_Body", bound=BaseModel)
+Outcome = Literal["completed", "stopped"]
 
 
-def wall_clock(ctx: ServiceContext) -> datetime:
-    """The clinic's wall-clock time (naive, like stored appointment times)."""
-    now = ctx.now
-    return now.astimezone().replace(tzinfo=None) if now.tzinfo is not None else now
+def _finding_json(f: Finding) -> dict[str, str]:
+    return {"severity": f.severity, "rule": f.rule, "message": f.message, "source": f.source}
+
+
+def _row(session: Session, administration_id: int) -> Administration:
+    row = repo.get_or_raise(session, Administration, administration_id, "administration")
+    if row.record_status == "entered_in_error":
+        raise Conflict("this infusion was marked entered in error; nothing more is added to it")
+    return row
 
 
 def _open(session: Session, administration_id: int) -> Administration:
-    row = repo.get_or_raise(session, Administration, administration_id, "administration")
+    row = _row(session, administration_id)
     if row.outcome != IN_PROGRESS:
         raise Conflict(f"the infusion is already {row.outcome}; it cannot be changed")
     return row
+
+
+def _live(rows: Sequence[Any]) -> list[Any]:
+    return [r for r in rows if r.record_status != "entered_in_error"]
 
 
 def start_visit(
@@ -81,10 +111,15 @@ def start_visit(
 ) -> dict[str, Any]:
     """Start the infusion of a planned dose: the administration is recorded (in progress)
     with the pump's first rate; the appointment (the one named, else the dose's own booking)
-    is marked in the chair."""
+    is marked in the chair. A bag the protocol's rates are not valid for is refused."""
     require(ctx.actor, "administrations.write")
     dose = repo.get_or_raise(session, PlannedDose, planned_dose_id, "planned dose")
-    start = started_at or wall_clock(ctx)
+    now = wall_clock(ctx)
+    start = to_wall_clock(ctx, started_at) if started_at is not None else now
+    if start > now + CLOCK_SLACK:
+        raise InvalidInput(
+            f"the pump start cannot be in the future (now {now:%H:%M})", field="start"
+        )
     appointment = None
     if appointment_id is not None:
         appointment = repo.get_or_raise(session, Appointment, appointment_id, "appointment")
@@ -92,6 +127,10 @@ def start_visit(
             raise InvalidInput("the appointment belongs to another patient")
     else:  # the dose's own booking, when it has one
         appointment = repo.active_appointment_for_dose(session, dose.id)
+    plan = repo.get_or_raise(session, TreatmentPlan, dose.plan_id, "plan")
+    patient = repo.get_or_raise(session, Patient, dose.patient_id, "patient")
+    # The bag is checked before anything is written.
+    infusion_rate_plan(session, ctx, plan, dose, patient, protocol, volume_ml, None, start)
     created = record_administration(
         session,
         ctx,
@@ -108,13 +147,13 @@ def start_visit(
     if appointment is not None:
         row.appointment_id = appointment.id
         appointment.status = "in_chair"
-    plan = _visit_plan(session, ctx, row)
-    if plan.steps:
+    rates = visit_rate_plan(session, ctx, row)
+    if rates.steps:
         session.add(
             RateEvent(
                 administration_id=row.id,
                 minute=0.0,
-                rate_ml_per_h=plan.steps[0].rate_ml_per_h,
+                rate_ml_per_h=rates.steps[0].rate_ml_per_h,
                 kind="start",
             )
         )
@@ -123,45 +162,34 @@ def start_visit(
     return visit(session, ctx, row.id)
 
 
-def _prior_grades(session: Session, row: Administration) -> tuple[int, ...]:
-    earlier = [
-        a
-        for a in repo.patient_record(session, row.patient_id)["administrations"]
-        if a.agent == row.agent and a.id != row.id and a.outcome != "not_started"
-        if a.given_on <= row.given_on
-    ]
-    return tuple(a.max_reaction_grade for a in earlier)
-
-
-def _visit_plan(
+def visit_rate_plan(
     session: Session,
     ctx: ServiceContext,
     row: Administration,
-    reactions: Sequence[InfusionReaction] = (),
-) -> Any:
-    """The rate plan of the visit from its start time, re-planned after each reaction."""
+    reactions: Sequence[InfusionReaction] | None = None,
+) -> RatePlan:
+    """The rate plan of the visit from its start time, re-planned after each reaction (the
+    reactions on record that were not entered in error, unless ``reactions`` are given)."""
     if row.plan_id is None or row.planned_dose_id is None or row.started_at is None:
         raise InvalidInput("the infusion is not linked to a planned dose")
     plan = repo.get_or_raise(session, TreatmentPlan, row.plan_id, "plan")
     dose = repo.get_or_raise(session, PlannedDose, row.planned_dose_id, "planned dose")
     patient = repo.get_or_raise(session, Patient, row.patient_id, "patient")
-    start = row.started_at.time().replace(second=0, microsecond=0)
-    rates = plan_infusion(
-        ctx.kb,
-        RateRequest(
-            plan.agent,
-            dose.number,
-            plan.profile,  # type: ignore[arg-type]
-            protocol=row.protocol,
-            regimen=plan.regimen,
-            dose_mg=row.dose_mg,
-            volume_ml=row.volume_ml,
-            prior_reaction_grades=_prior_grades(session, row),
-            start=start,
-            height_cm=patient.height_cm,
-            weight_kg=patient.weight_kg,
-        ),
+    rates = infusion_rate_plan(
+        session,
+        ctx,
+        plan,
+        dose,
+        patient,
+        row.protocol,
+        row.volume_ml,
+        row.dose_mg,
+        row.started_at,
+        own_id=row.id,
     )
+    if reactions is None:
+        reactions = repo.administration_details(session, row.id, live_only=True)["reactions"]
+    start = row.started_at.time().replace(second=0, microsecond=0)
     for reaction in sorted(reactions, key=lambda r: r.onset_minute):
         rates = replan_after_reaction(
             ctx.kb, rates, reaction.onset_minute, reaction.grade, reaction.resume_minute, start
@@ -170,7 +198,7 @@ def _visit_plan(
 
 
 def _timeline(
-    row: Administration, rates: Any, now: datetime
+    row: Administration, rates: RatePlan, now: datetime
 ) -> tuple[datetime, datetime, VisitPhase]:
     """When the infusion ends and the observation ends (stored, else from the rate plan),
     and the visit's phase at ``now``."""
@@ -183,7 +211,7 @@ def _timeline(
 
 
 def _phase(row: Administration, now: datetime, infusion_end: datetime) -> VisitPhase:
-    if row.outcome in ("stopped", "discontinued"):
+    if row.outcome in ("stopped", "discontinued") and row.volume_infused_ml is None:
         return "stopped"
     if row.outcome == IN_PROGRESS:
         return "infusing" if now < infusion_end else "observation"
@@ -192,18 +220,36 @@ def _phase(row: Administration, now: datetime, infusion_end: datetime) -> VisitP
     return "done"
 
 
+def documentation_window(session: Session, row: Administration, rates: RatePlan) -> VisitWindow:
+    assert row.started_at is not None
+    booked = session.get(Appointment, row.appointment_id) if row.appointment_id else None
+    return visit_window(
+        rates,
+        row.started_at,
+        booked.starts_at if booked is not None else None,
+        row.observation_until if row.outcome != IN_PROGRESS else None,
+    )
+
+
+def _elapsed(row: Administration, now: datetime) -> float:
+    assert row.started_at is not None
+    return (now - row.started_at).total_seconds() / 60.0
+
+
 def visit(session: Session, ctx: ServiceContext, administration_id: int) -> dict[str, Any]:
-    """A visit: what was documented, the (re-planned) pump program with clock times, the
-    running step, and the observation countdown at the wall-clock time."""
-    out = get_administration(session, ctx, administration_id)
+    """A visit: what was documented (with corrections), the (re-planned) pump program with
+    clock times, the running step, the limits in force, and the observation countdown at
+    the wall-clock time."""
+    require(ctx.actor, "patients.read")
     row = repo.get_or_raise(session, Administration, administration_id, "administration")
-    details = repo.administration_details(session, row.id)
-    rates = _visit_plan(session, ctx, row, details["reactions"])
+    audit.record(session, ctx, "read", "Administration", row.id)
+    out = administration_json(session, ctx, row)
+    rates = visit_rate_plan(session, ctx, row)
     plan = rate_plan_json(rates)
     dose = session.get(PlannedDose, row.planned_dose_id) if row.planned_dose_id else None
     assert row.started_at is not None
     now = wall_clock(ctx)
-    elapsed = max((now - row.started_at).total_seconds() / 60.0, 0.0)
+    elapsed = max(_elapsed(row, now), 0.0)
     infusion_end, observation_end, phase = _timeline(row, rates, now)
     current = None
     if phase == "infusing":
@@ -215,18 +261,28 @@ def visit(session: Session, ctx: ServiceContext, administration_id: int) -> dict
             ),
             None,
         )
+    limits = rate_limits(rates, elapsed)
     remaining = (observation_end - now).total_seconds() if phase == "observation" else None
+    window = documentation_window(session, row, rates)
     out.update(
         {
             "infusion_number": dose.number if dose else None,
             "phase": phase,
-            "in_progress": row.outcome == IN_PROGRESS,
+            "in_progress": row.outcome == IN_PROGRESS and row.record_status != "entered_in_error",
+            "needs_volume": _stopped_by_reaction(row) and row.record_status != "entered_in_error",
             "now": now.isoformat(timespec="seconds"),
             "elapsed_min": round(elapsed, 1),
             "current_step": current,
             "current_rate_ml_h": round(rates.steps[current].rate_ml_per_h, 2)
             if current is not None
             else None,
+            "limits": {
+                "step_ml_h": round(limits.step_ml_per_h, 2),
+                "maximum_ml_h": round(protocol_maximum_ml_per_h(rates), 2),
+                "bag_ml": rates.volume_ml,
+                "planned_infusion_min": round(rates.infusion_minutes, 1),
+                "visit_opens": window.opens.isoformat(timespec="minutes"),
+            },
             "infusion_end": infusion_end.isoformat(timespec="minutes"),
             "observation_end": observation_end.isoformat(timespec="minutes"),
             "observation_remaining_s": max(int(remaining), 0) if remaining is not None else None,
@@ -238,28 +294,18 @@ def visit(session: Session, ctx: ServiceContext, administration_id: int) -> dict
     return out
 
 
-def _added(session: Session, ctx: ServiceContext, row: Administration, what: str) -> None:
-    session.flush()
-    audit.record(session, ctx, what, "Administration", row.id)
-
-
-def _record_detail(
+def _added(
     session: Session,
     ctx: ServiceContext,
-    administration_id: int,
-    schema: type[_Body],
-    data: _Body | dict[str, Any],
+    row: Administration,
     what: str,
-    build: Callable[[Administration, _Body], object],
+    findings: Sequence[Finding] = (),
 ) -> dict[str, Any]:
-    """Add one documented detail (built from the validated ``data``) to an infusion in
-    progress, audit it as ``what`` and return the visit."""
-    require(ctx.actor, "administrations.write")
-    row = _open(session, administration_id)
-    body: _Body = validate(schema, data)
-    session.add(build(row, body))
-    _added(session, ctx, row, what)
-    return visit(session, ctx, row.id)
+    session.flush()
+    audit.record(session, ctx, what, "Administration", row.id)
+    out = visit(session, ctx, row.id)
+    out["findings"] = [_finding_json(f) for f in findings]
+    return out
 
 
 def record_rate(
@@ -268,16 +314,23 @@ def record_rate(
     administration_id: int,
     data: RateEventIn | dict[str, Any],
 ) -> dict[str, Any]:
-    """Record a pump rate change (or pause, resume, stop) at a minute of the infusion."""
-    return _record_detail(
-        session,
-        ctx,
-        administration_id,
-        RateEventIn,
-        data,
-        "rate",
-        lambda row, body: rate_event_row(row.id, body),
+    """Record a pump rate change (or pause, resume, stop) at a minute of the infusion: never
+    above the protocol maximum; faster than the step in force only with a reason."""
+    require(ctx.actor, "administrations.write")
+    row = _open(session, administration_id)
+    body: RateEventIn = validate(RateEventIn, data)
+    rates = visit_rate_plan(session, ctx, row)
+    entry = check_rate(
+        ctx.kb,
+        rates,
+        body.minute,
+        body.rate_ml_h,
+        body.kind,
+        _elapsed(row, wall_clock(ctx)),
+        body.reason,
     )
+    session.add(rate_event_row(row.id, body, body.reason if entry.above_step else None))
+    return _added(session, ctx, row, "rate", entry.findings)
 
 
 def record_premedication(
@@ -286,16 +339,28 @@ def record_premedication(
     administration_id: int,
     data: PremedicationIn | dict[str, Any],
 ) -> dict[str, Any]:
-    """Record a premedication given."""
-    return _record_detail(
-        session,
-        ctx,
-        administration_id,
-        PremedicationIn,
-        data,
-        "premedication",
-        lambda row, body: premedication_row(row.id, body, wall_clock(ctx)),
+    """Record a premedication given: its dose (positive, inside the drug's accepted range)
+    and a time inside the visit, never in the future."""
+    require(ctx.actor, "administrations.write")
+    row = _row(session, administration_id)
+    body: PremedicationIn = validate(PremedicationIn, data)
+    amount = body.amount_mg()
+    if amount is None:
+        raise InvalidInput("enter the dose given, in mg", field="dose")
+    plan = repo.get_or_raise(session, TreatmentPlan, row.plan_id or 0, "plan")
+    entry = check_premedication(ctx.kb, row.agent, plan.profile, body.drug, amount)  # type: ignore[arg-type]
+    now = wall_clock(ctx)
+    given_at = to_wall_clock(ctx, body.given_at) if body.given_at is not None else now
+    rates = visit_rate_plan(session, ctx, row)
+    check_time(
+        documentation_window(session, row, rates),
+        given_at,
+        now,
+        "given_at",
+        "the premedication time",
     )
+    session.add(premedication_row(row.id, body, entry.dose_mg, given_at))
+    return _added(session, ctx, row, "premedication", entry.findings)
 
 
 def record_vital(
@@ -304,16 +369,20 @@ def record_vital(
     administration_id: int,
     data: VitalSignIn | dict[str, Any],
 ) -> dict[str, Any]:
-    """Record a vital sign."""
-    return _record_detail(
-        session,
-        ctx,
-        administration_id,
-        VitalSignIn,
-        data,
-        "vital-sign",
-        lambda row, body: vital_sign_row(row.id, body),
+    """Record a vital sign: physiologically possible (else refused), flagged when outside
+    its usual range, taken inside the visit and not in the future."""
+    require(ctx.actor, "administrations.write")
+    row = _row(session, administration_id)
+    body: VitalSignIn = validate(VitalSignIn, data)
+    body = body.model_copy(update={"taken_at": to_wall_clock(ctx, body.taken_at)})
+    stored, findings = vital_sign_row(ctx, row.id, body)
+    rates = visit_rate_plan(session, ctx, row)
+    now = wall_clock(ctx)
+    check_time(
+        documentation_window(session, row, rates), body.taken_at, now, "taken_at", "the time taken"
     )
+    session.add(stored)
+    return _added(session, ctx, row, "vital-sign", findings)
 
 
 def record_reaction(
@@ -322,37 +391,50 @@ def record_reaction(
     administration_id: int,
     data: ReactionIn | dict[str, Any],
 ) -> dict[str, Any]:
-    """Record an infusion reaction (CTCAE grade): the rest of the bag is re-planned at once
-    and the consequences for the plan apply at once (a grade 4 or 5 reaction ends the
-    infusion and discontinues the agent)."""
+    """Record an infusion reaction (CTCAE grade) that began during the infusion: the rest of
+    the bag is re-planned at once and the consequences for the plan apply at once (a grade 4
+    or 5 reaction stops the infusion and holds the plan pending a prescriber's review)."""
     require(ctx.actor, "administrations.write")
     row = _open(session, administration_id)
     body: ReactionIn = validate(ReactionIn, data)
     if body.grade == 3 and body.resume_minute is None:
-        raise InvalidInput("a grade 3 reaction needs the minute the infusion restarts")
-    if body.resume_minute is not None and body.resume_minute < body.onset_minute:
-        raise InvalidInput("the infusion cannot restart before the reaction began")
+        raise InvalidInput(
+            "a grade 3 reaction needs the minute the infusion restarts", field="resume_minute"
+        )
+    existing = list(repo.administration_details(session, row.id, live_only=True)["reactions"])
+    before = visit_rate_plan(session, ctx, row, existing)
+    check_reaction_minutes(
+        before, body.onset_minute, body.resume_minute, _elapsed(row, wall_clock(ctx))
+    )
     reaction = reaction_row(row.id, body)
-    existing = list(repo.administration_details(session, row.id)["reactions"])
-    _visit_plan(session, ctx, row, [*existing, reaction])  # refuses a reaction it cannot re-plan
+    visit_rate_plan(
+        session, ctx, row, [*existing, reaction]
+    )  # refuses a reaction it cannot re-plan
     session.add(reaction)
     row.max_reaction_grade = max(row.max_reaction_grade, body.grade)
     plan = repo.get_or_raise(session, TreatmentPlan, row.plan_id or 0, "plan")
-    consequences = apply_reaction_consequences(
-        session, ctx, plan, row.patient_id, body.grade, row.given_on.date()
-    )
     if body.grade >= 4:
         assert row.started_at is not None
-        row.outcome = "discontinued"
+        row.outcome = "stopped"
         row.ended_at = row.started_at + timedelta(minutes=body.onset_minute)
         _finish_appointment(session, row)
-    _added(session, ctx, row, "reaction")
+    session.flush()
+    consequences = apply_reaction_consequences(
+        session, ctx, plan, body.grade, row.given_on.date(), row.id
+    )
     refresh_patient(
         session, ctx.kb, repo.get_or_raise(session, Patient, row.patient_id, "patient"), ctx.today
     )
-    out = visit(session, ctx, row.id)
+    out = _added(session, ctx, row, "reaction")
     out["consequences"] = consequences
     return out
+
+
+def _stopped_by_reaction(row: Administration) -> bool:
+    """An infusion a grade 4 or 5 reaction stopped, whose volume infused is not recorded."""
+    return (
+        row.outcome == "stopped" and row.volume_infused_ml is None and row.max_reaction_grade >= 4
+    )
 
 
 def _finish_appointment(session: Session, row: Administration) -> None:
@@ -367,24 +449,65 @@ def complete_visit(
     ctx: ServiceContext,
     administration_id: int,
     ended_at: datetime | None = None,
-    outcome: Literal["completed", "stopped"] = "completed",
+    outcome: Outcome = "completed",
+    volume_infused_ml: float | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """End the infusion: the end time, the observation period it needs (from the rate plan,
-    longer after a reaction) and the outcome are stored; the appointment is completed."""
+    """End the infusion: the end time and the volume infused are recorded. Ending well
+    before the plan's time, or with volume left, needs ``reason``; volume left records a
+    partial dose, which the calendar and the cumulative dose then use. The observation
+    period it needs (from the rate plan, longer after a reaction) starts."""
     require(ctx.actor, "administrations.write")
-    row = _open(session, administration_id)
+    row = _row(session, administration_id)
+    stopped = _stopped_by_reaction(row)
+    if row.outcome != IN_PROGRESS and not stopped:
+        raise Conflict(f"the infusion is already {row.outcome}; it cannot be changed")
     assert row.started_at is not None
-    end = ended_at or wall_clock(ctx)
-    if end < row.started_at:
-        raise InvalidInput("the infusion cannot end before it starts")
-    reactions = repo.administration_details(session, row.id)["reactions"]
-    rates = _visit_plan(session, ctx, row, reactions)
+    if stopped:  # the volume that ran before a grade 4 or 5 reaction stopped the pump
+        outcome = "stopped"
+        ended_at = ended_at or row.ended_at
+        reason = reason or f"stopped after a grade {row.max_reaction_grade} infusion reaction"
+    if volume_infused_ml is None:
+        raise InvalidInput(
+            "enter the volume infused, in mL (the pump's total)", field="volume_infused_ml"
+        )
+    now = wall_clock(ctx)
+    end = to_wall_clock(ctx, ended_at) if ended_at is not None else now
+    if end > now + CLOCK_SLACK:
+        raise InvalidInput(f"the end cannot be in the future (now {now:%H:%M})", field="ended_at")
+    rates = visit_rate_plan(session, ctx, row)
+    done = check_completion(ctx.kb.limits, rates, row.started_at, end, volume_infused_ml, reason)
     row.ended_at = end
     row.observation_until = end + timedelta(minutes=rates.observation_minutes)
     row.outcome = outcome
+    row.volume_infused_ml = volume_infused_ml
+    row.dose_given_mg = done.dose_given_mg if done.partial else None
+    row.completion_reason = (reason or "").strip() or None
     _finish_appointment(session, row)
-    _added(session, ctx, row, "complete")
-    return visit(session, ctx, row.id)
+    if done.partial:
+        plan = repo.get_or_raise(session, TreatmentPlan, row.plan_id or 0, "plan")
+        session.flush()
+        from msinfuse.services.plans import sync_calendar
+
+        sync_calendar(session, ctx, plan)
+        refresh_patient(
+            session,
+            ctx.kb,
+            repo.get_or_raise(session, Patient, row.patient_id, "patient"),
+            ctx.today,
+        )
+    out = _added(session, ctx, row, "complete", done.findings)
+    out["completion"] = {
+        "minutes": round(done.minutes, 1),
+        "planned_minutes": round(done.planned_minutes, 1),
+        "early": done.early,
+        "partial": done.partial,
+        "volume_infused_ml": done.volume_infused_ml,
+        "volume_ml": done.volume_ml,
+        "dose_mg": done.dose_mg,
+        "dose_given_mg": done.dose_given_mg,
+    }
+    return out
 
 
 def dose_visit_context(
@@ -426,8 +549,7 @@ def visits_of_appointments(
     for row in repo.administrations_for_appointments(session, appointment_ids):
         if row.appointment_id is None or row.started_at is None or row.planned_dose_id is None:
             continue
-        reactions = repo.administration_details(session, row.id)["reactions"]
-        rates = _visit_plan(session, ctx, row, reactions)
+        rates = visit_rate_plan(session, ctx, row)
         elapsed = (now - row.started_at).total_seconds() / 60.0
         _, observation_end, phase = _timeline(row, rates, now)
         step = None
@@ -454,6 +576,7 @@ def visits_of_appointments(
 __all__ = [
     "IN_PROGRESS",
     "complete_visit",
+    "documentation_window",
     "dose_visit_context",
     "record_premedication",
     "record_rate",
@@ -461,6 +584,7 @@ __all__ = [
     "record_vital",
     "start_visit",
     "visit",
+    "visit_rate_plan",
     "visits_of_appointments",
     "wall_clock",
 ]

@@ -52,6 +52,8 @@ NOTICES: dict[str, str] = {
     "vital": "Vital sign recorded.",
     "reaction": "Reaction recorded; the rest of the bag is re-planned below.",
     "completed": "Infusion completed; observation period set.",
+    "corrected": "Correction saved; the original stays visible, struck through.",
+    "reviewed": "Review decision recorded.",
     "plan": "Plan started; the dose calendar is laid out.",
     "booked": "Appointment booked.",
     "moved": "Appointment moved.",
@@ -151,6 +153,7 @@ def render(
         "notice": NOTICES.get(notice_key or ""),
         "errors": data.pop("errors", None) or FormErrors(),
         "values": data.pop("values", None) or {},
+        "no_errors": FormErrors(),
         **data,
     }
     return TEMPLATES.TemplateResponse(wr.request, template, context, status_code=status)
@@ -176,9 +179,12 @@ def attempt(session: Session, action: Callable[[], T]) -> tuple[T | None, UserEr
 
 
 def field_error(error: UserError, names: tuple[str, ...]) -> FormErrors:
-    """Place a service's error beside the field it names (the message names fields
-    ``field: problem``), or above the form."""
+    """Place a service's error beside the field it names (the error's ``field``, or fields
+    named in the message as ``field: problem``), or above the form."""
     message = str(error)
+    named = getattr(error, "field", None)
+    if named in names and message.partition(": ")[0].split(".")[-1] != named:
+        return FormErrors({named: message})  # a plain message about one field
     found: dict[str, str] = {}
     for part in message.split("; "):
         head, _, rest = part.partition(": ")

@@ -4,6 +4,7 @@ from msinfuse.persistence.models.audit import AuditEvent
 from msinfuse.persistence.models.auth import ApiToken, SigninAttempt
 from msinfuse.persistence.models.checks import CheckAcknowledgement, CheckOverride, CheckResult
 from msinfuse.persistence.models.clinic import Chair, NurseShift, Site, User
+from msinfuse.persistence.models.corrections import Correction
 from msinfuse.persistence.models.exchange import CalendarFeed, ExchangeIdentifier, InstanceSetting
 from msinfuse.persistence.models.infusions import (
     Administration,
@@ -23,7 +24,7 @@ from msinfuse.persistence.models.patients import (
     Therapy,
     Vaccination,
 )
-from msinfuse.persistence.models.plans import PlannedDose, TreatmentPlan
+from msinfuse.persistence.models.plans import PlannedDose, PlanReview, TreatmentPlan
 from msinfuse.persistence.models.projections import MonitoringDue, PmlRiskSnapshot
 from msinfuse.persistence.models.scheduling import ScheduleProposal
 
@@ -39,6 +40,7 @@ __all__ = [
     "CheckOverride",
     "CheckResult",
     "Condition",
+    "Correction",
     "CourseHistory",
     "ExchangeIdentifier",
     "InfusionReaction",
@@ -47,6 +49,7 @@ __all__ = [
     "MonitoringDue",
     "NurseShift",
     "Patient",
+    "PlanReview",
     "PlannedDose",
     "PmlRiskSnapshot",
     "PremedicationGiven",

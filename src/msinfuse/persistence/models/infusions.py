@@ -1,5 +1,10 @@
 """Chair appointments and infusion administrations with their rate events, premedication,
-vital signs and reactions."""
+vital signs and reactions.
+
+A documented entry is never deleted: its ``record_status`` is ``final``, ``amended`` (changed
+after it was first recorded; the earlier values are kept in its corrections) or
+``entered_in_error`` (kept, shown struck through, left out of every clinical computation).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msinfuse.persistence.base import Base, utcnow
+from msinfuse.persistence.models.corrections import record_status_check, record_status_column
 
 APPOINTMENT_STATUSES = ("booked", "arrived", "in_chair", "completed", "cancelled", "no_show")
 ACTIVE_APPOINTMENT_STATUSES = ("booked", "arrived", "in_chair", "completed")
@@ -47,6 +53,7 @@ class Administration(Base):
     __tablename__ = "administrations"
     __table_args__ = (
         Index("ix_administrations_patient_agent_date", "patient_id", "agent", "given_on"),
+        record_status_check(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,12 +80,25 @@ class Administration(Base):
     nurse_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    #: The volume the pump infused, recorded at the end of the infusion.
+    volume_infused_ml: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The dose actually given when only part of the bag ran (``None``: ``dose_mg`` in full).
+    dose_given_mg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Why the infusion ended early or with volume left.
+    completion_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    record_status: Mapped[str] = record_status_column()
+
+    @property
+    def dose_actual_mg(self) -> float | None:
+        """The dose that counts: the partial dose when one was recorded, else the dose."""
+        return self.dose_given_mg if self.dose_given_mg is not None else self.dose_mg
 
 
 class RateEvent(Base):
     """A pump rate as given: start, change, pause, resume or stop, at a minute of the infusion."""
 
     __tablename__ = "rate_events"
+    __table_args__ = (record_status_check(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     administration_id: Mapped[int] = mapped_column(
@@ -87,12 +107,16 @@ class RateEvent(Base):
     minute: Mapped[float] = mapped_column(Float)
     rate_ml_per_h: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(10))
+    #: Why a rate faster than the plan's step was run (the soft limit passed).
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    record_status: Mapped[str] = record_status_column()
 
 
 class PremedicationGiven(Base):
     """A premedication given before an infusion."""
 
     __tablename__ = "premedications_given"
+    __table_args__ = (record_status_check(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     administration_id: Mapped[int] = mapped_column(
@@ -102,12 +126,15 @@ class PremedicationGiven(Base):
     dose: Mapped[str | None] = mapped_column(String(60), nullable=True)
     route: Mapped[str | None] = mapped_column(String(30), nullable=True)
     given_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    dose_mg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    record_status: Mapped[str] = record_status_column()
 
 
 class VitalSign(Base):
     """A vital sign taken during a visit."""
 
     __tablename__ = "vital_signs"
+    __table_args__ = (record_status_check(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     administration_id: Mapped[int] = mapped_column(
@@ -117,12 +144,16 @@ class VitalSign(Base):
     value: Mapped[float] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(20))
     taken_at: Mapped[datetime] = mapped_column(DateTime)
+    #: ``low`` or ``high`` when outside the usual range in force when it was recorded.
+    flag: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    record_status: Mapped[str] = record_status_column()
 
 
 class InfusionReaction(Base):
     """An infusion reaction: onset minute, CTCAE grade, actions and outcome."""
 
     __tablename__ = "infusion_reactions"
+    __table_args__ = (record_status_check(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     administration_id: Mapped[int] = mapped_column(
@@ -133,3 +164,4 @@ class InfusionReaction(Base):
     resume_minute: Mapped[float | None] = mapped_column(Float, nullable=True)
     actions: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    record_status: Mapped[str] = record_status_column()

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msinfuse.persistence.base import Base, utcnow
+from msinfuse.persistence.models.corrections import record_status_check, record_status_column
 
 
 class Patient(Base):
@@ -54,7 +55,10 @@ class Lab(Base):
     """A lab result."""
 
     __tablename__ = "labs"
-    __table_args__ = (Index("ix_labs_patient_test_date", "patient_id", "test", "taken_on"),)
+    __table_args__ = (
+        Index("ix_labs_patient_test_date", "patient_id", "test", "taken_on"),
+        record_status_check(),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
@@ -65,6 +69,7 @@ class Lab(Base):
     unit: Mapped[str | None] = mapped_column(String(30), nullable=True)
     flag: Mapped[str | None] = mapped_column(String(10), nullable=True)
     taken_on: Mapped[date] = mapped_column(Date)
+    record_status: Mapped[str] = record_status_column()
 
 
 class Vaccination(Base):

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msinfuse.persistence.base import Base, utcnow
@@ -67,3 +77,44 @@ class PlannedDose(Base):
     status: Mapped[str] = mapped_column(String(10), default="planned")
     given_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PlanReview(Base):
+    """A plan held pending a prescriber's review (after a grade 4 or 5 infusion reaction).
+
+    While ``decision`` is ``None`` the review is open: the plan is paused and its doses are
+    held. A prescriber records the decision: ``discontinue`` (the agent is stopped for good
+    and recorded as contraindicated), ``resume`` or ``stop`` (without a contraindication),
+    the last two with a reason.
+    """
+
+    __tablename__ = "plan_reviews"
+    __table_args__ = (
+        CheckConstraint(
+            "decision IS NULL OR decision IN ('discontinue', 'resume', 'stop')", name="decision"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_plans.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    administration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("administrations.id", ondelete="SET NULL"), nullable=True
+    )
+    reaction_grade: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decision: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_by_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

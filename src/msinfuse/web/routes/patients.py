@@ -55,7 +55,7 @@ def patient_data(wr: WebRequest, session: Session, patient_id: int) -> dict[str,
     record = records.patient_record_json(session, ctx, patient_id)
     patient = record["patient"]
     all_plans = plans.list_plans(session, ctx, patient_id)
-    active = [p for p in all_plans if p["status"] in ("active", "paused")]
+    active = [p for p in all_plans if p["state"]["live"]]
     state = records.patient_state(session, ctx, patient_id)
     profile: Literal["us", "eu"] = "eu" if patient["profile"] == "eu" else "us"
     monitoring = clinical.patient_monitoring(ctx.kb, state, ctx.today, profile)
@@ -71,11 +71,26 @@ def patient_data(wr: WebRequest, session: Session, patient_id: int) -> dict[str,
         key=lambda d: d["planned_on"],
     )
     holds = [
+        {
+            "message": f"{p['agent']} plan {p['state']['label']}: {p['state']['reason']}",
+            "review_plan_id": p["id"],
+        }
+        for p in active
+        if p["state"]["code"] == "review"
+    ]
+    holds += [
         f
         for c in checks.checks_for_patient(session, ctx, patient_id)[:5]
         for f in c["findings"]
         if f["severity"] == "hold" and f["rule"] in c["pending_holds"]
     ]
+    live = {
+        **record,
+        "administrations": [
+            a for a in record["administrations"] if a["record_status"] != "entered_in_error"
+        ],
+        "labs": [x for x in record["labs"] if x["record_status"] != "entered_in_error"],
+    }
     recent_checks = checks.checks_for_patient(session, ctx, patient_id)[:5]
     return {
         "patient": patient,
@@ -88,7 +103,8 @@ def patient_data(wr: WebRequest, session: Session, patient_id: int) -> dict[str,
         "pml": pml,
         "open_holds": holds,
         "checks": recent_checks,
-        "timeline": timeline_svg(record, doses, ctx.today),
+        "timeline": timeline_svg(live, doses, ctx.today),
+        "review_decisions": plans.REVIEW_DECISIONS,
         "feeds": (
             calendar_feed.list_feeds(session, ctx, patient_id) if wr.can("feeds.manage") else []
         ),
@@ -98,10 +114,62 @@ def patient_data(wr: WebRequest, session: Session, patient_id: int) -> dict[str,
     }
 
 
+def render_patient(
+    wr: WebRequest,
+    session: Session,
+    patient_id: int,
+    fix: tuple[str, FormErrors] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The patient page, with the errors of a correction or review form when one failed
+    (``fix``: the form's key and its errors)."""
+    return render(
+        wr,
+        "patient.html",
+        status=status,
+        fix_key=fix[0] if fix else None,
+        fix_errors=fix[1] if fix else None,
+        fix_values=values or {},
+        **patient_data(wr, session, patient_id),
+    )
+
+
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(patient_id: int, wr: WebRequest = READ, session: Session = DB) -> HTMLResponse:
     """The patient page."""
-    return render(wr, "patient.html", **patient_data(wr, session, patient_id))
+    return render_patient(wr, session, patient_id)
+
+
+@router.post("/plans/{plan_id}/review", response_class=HTMLResponse)
+async def review(
+    plan_id: int, request: Request, wr: WebRequest = PLAN, session: Session = DB
+) -> Response:
+    """A prescriber's decision on a plan held pending review (after a grade 4 or 5
+    reaction): confirm the permanent discontinuation, resume or stop, with a reason."""
+    values = form_values(await request.form())
+    plan = plans.get_plan(session, wr.ctx, plan_id)
+    decision = values.get("decision", "")
+    errors = FormErrors()
+    if decision not in plans.REVIEW_DECISIONS:
+        errors.fields["decision"] = "choose a decision"
+    if not errors:
+        _, error = attempt(
+            session,
+            lambda: plans.decide_review(
+                session,
+                wr.ctx,
+                plan_id,
+                decision,  # type: ignore[arg-type]
+                values.get("reason") or None,
+            ),
+        )
+        if error is None:
+            return redirect(f"/patients/{plan['patient_id']}", "reviewed")
+        errors = field_error(error, ("decision", "reason"))
+    return render_patient(
+        wr, session, plan["patient_id"], (f"review:{plan_id}", errors), values, 400
+    )
 
 
 @router.post("/patients/{patient_id}/calendar-feeds", response_class=HTMLResponse)

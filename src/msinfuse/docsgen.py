@@ -76,7 +76,10 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
         "Every fact carries a status: `label` (label text or a faithful copy), `secondary` "
         "(compendium or manufacturer page), `literature` (trial or review), `policy` (a clinic "
         "default the label leaves open; configurable) or `unconfirmed` (not seen in a retrieved "
-        "source). Citations read `SOURCE §section rev revision`; the sources are listed at the end.",
+        "source). Citations read `SOURCE §section rev revision`; the sources are listed at the end. "
+        "Contraindications are marked `current` (they stop applying once the condition has "
+        'resolved) or `history` (worded "have or have had" or "history of": a resolved '
+        "condition still counts).",
         "",
         "## Agents",
         "",
@@ -196,6 +199,12 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
         ],
     )
     return "\n".join(out).rstrip() + "\n"
+
+
+_WORDING = {
+    "current": "current: stops applying once resolved",
+    "history": "history: applies to a resolved condition too",
+}
 
 
 def _courses(agent: Agent, profile: ProfileId) -> str:
@@ -322,7 +331,10 @@ def _agent_section(a: Agent) -> list[str]:
         (
             "Contraindications",
             [
-                (f"{c.text} [{'/'.join(x.upper() for x in c.profiles)}]", c)
+                (
+                    f"{c.text} ({_WORDING[c.wording]}) [{'/'.join(x.upper() for x in c.profiles)}]",
+                    c,
+                )
                 for c in a.contraindications
             ],
         ),
@@ -666,7 +678,7 @@ def checks_markdown(kb: KnowledgeBase) -> str:
                 rows.append(
                     (
                         f"contraindication.{item.condition}",
-                        item.text,
+                        f"{item.text} ({_WORDING[item.wording]})",
                         "hold",
                         "/".join(p.upper() for p in item.profiles),
                         _cite(item),

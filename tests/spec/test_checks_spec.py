@@ -412,6 +412,181 @@ ROWS = [
         "contraindication.stroke",
         None,
     ),
+    # "current" versus "history of" (clinical decisions §5)
+    Row(
+        "a resolved PML still contraindicates natalizumab (US: have or have had PML)",
+        "OLD-NTZ-HL §4; clinical decisions §5",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "conditions": [{"condition": "pml", "onset": "2019-03-01", "resolved": "2020-01-15"}],
+        },
+        "contraindication.pml",
+        "hold",
+        message="resolved 2020-01-15",
+    ),
+    Row(
+        "a resolved PML still contraindicates natalizumab in the EU",
+        "EPI-TYS §2; NTZ-CH; clinical decisions §5",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "conditions": [{"condition": "pml", "onset": "2019-03-01", "resolved": "2020-01-15"}],
+        },
+        "contraindication.pml",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a stroke in 2020, resolved, contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2; LEM-BR; clinical decisions §5",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {"condition": "stroke", "onset": "2020-05-01", "resolved": "2020-06-01"}
+            ],
+        },
+        "contraindication.stroke",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a resolved cervicocephalic arterial dissection contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2; LEM-BR",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {
+                    "condition": "arterial_dissection",
+                    "onset": "2021-02-01",
+                    "resolved": "2021-04-01",
+                }
+            ],
+        },
+        "contraindication.arterial_dissection",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a past myocardial infarction or angina contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2; LEM-BR",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {
+                    "condition": "myocardial_infarction_or_angina",
+                    "onset": "2018-09-01",
+                    "resolved": "2018-10-01",
+                }
+            ],
+        },
+        "contraindication.myocardial_infarction_or_angina",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a resolved stroke is not a US alemtuzumab contraindication (US §4 not confirmed)",
+        "ISI-LEM; label source check §2",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {"condition": "stroke", "onset": "2020-05-01", "resolved": "2020-06-01"}
+            ],
+        },
+        "contraindication.stroke",
+        None,
+    ),
+    Row(
+        "hypertension brought under control no longer contraindicates alemtuzumab (current wording)",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {
+                    "condition": "uncontrolled_hypertension",
+                    "onset": "2025-01-01",
+                    "resolved": "2025-06-01",
+                }
+            ],
+        },
+        "contraindication.uncontrolled_hypertension",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "uncontrolled hypertension on the day contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [{"condition": "uncontrolled_hypertension", "onset": "2026-10-01"}],
+        },
+        "contraindication.uncontrolled_hypertension",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a malignancy in remission is not an active malignancy (EU ublituximab, current wording)",
+        "S36 §4.3",
+        "ublituximab",
+        {
+            **CD20,
+            "conditions": [
+                {"condition": "active_malignancy", "onset": "2015-01-01", "resolved": "2016-01-01"}
+            ],
+        },
+        "contraindication.active_malignancy",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "an active malignancy contraindicates ublituximab in the EU",
+        "S36 §4.3",
+        "ublituximab",
+        {**CD20, "conditions": [{"condition": "active_malignancy", "onset": "2026-09-01"}]},
+        "contraindication.active_malignancy",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a past life-threatening ocrelizumab reaction stays a contraindication once resolved",
+        "S02 §4",
+        "ocrelizumab",
+        {
+            **CD20,
+            "conditions": [
+                {
+                    "condition": "life_threatening_irr:ocrelizumab",
+                    "onset": "2025-06-01",
+                    "resolved": "2025-06-02",
+                }
+            ],
+        },
+        "contraindication.life_threatening_irr",
+        "hold",
+    ),
+    Row(
+        "a resolved hypersensitivity reaction to the agent still holds",
+        "OLD-NTZ-HL §4",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "conditions": [
+                {
+                    "condition": "hypersensitivity:natalizumab",
+                    "onset": "2025-12-01",
+                    "resolved": "2025-12-02",
+                }
+            ],
+        },
+        "hypersensitivity.history",
+        "hold",
+    ),
     Row(
         "EU: mitoxantrone is not started after earlier mitoxantrone treatment",
         "RXR-MITO-EU §4.1",

@@ -66,13 +66,31 @@ DerivedCondition = Literal["under_18", "concomitant_dmt", "prior_mitoxantrone"]
 """Contraindications the engines derive from the record (age, therapies) rather than read."""
 
 DocType = Literal[
-    "us_label", "eu_smpc", "eu_leaflet", "manufacturer_page", "compendium", "trial",
+    "us_label", "eu_smpc", "eu_leaflet", "other_label", "manufacturer_page", "compendium", "trial",
     "review", "guideline", "regulatory_notice", "news", "terminology", "code_repository",
     "clinic_policy", "forum", "ai_summary",
 ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------ sources
+
+
+SourceStrength = Literal["P", "C", "M", "S", "W", "D"]
+"""How strong a source is (the label source check's grading, extended):
+
+- ``P`` primary: FDA or EMA text, openFDA label JSON;
+- ``C`` a verbatim copy of label text on a third-party site, or a non-US/non-EU label using
+  the same text;
+- ``M`` a manufacturer HCP page that cites the prescribing information;
+- ``S`` a compendium, summary, guideline, trial or review;
+- ``W`` weak: an AI-generated summary, a forum post, an unattributed repository quote, or
+  nothing retrieved at all;
+- ``D`` msinfuse's own decision and clinic-policy documents.
+
+:data:`msinfuse.domain.knowledge.audit.STRONGEST_STATUS` maps each grade to the strongest
+fact status it can carry.
+"""
+SOURCE_STRENGTHS: tuple[str, ...] = get_args(SourceStrength)
 
 
 class Source(Frozen):
@@ -82,8 +100,12 @@ class Source(Frozen):
     title: str
     urls: tuple[str, ...] = ()
     doc_type: DocType
+    strength: SourceStrength = Field(
+        description="P primary, C label copy, M manufacturer page, S compendium or literature, "
+        "W weak, D msinfuse decision or policy."
+    )
     revision: str = Field(description="Label revision or publication / snapshot date.")
-    jurisdiction: Literal["US", "EU", "UK", "CH", "HK", "SG", "MY", "NO", "SE", "intl"]
+    jurisdiction: Literal["US", "EU", "UK", "CH", "HK", "SG", "MY", "NO", "SE", "BR", "ID", "intl"]
     note: str | None = None
 
 
@@ -448,12 +470,25 @@ class VaccineRule(Fact):
     profiles: tuple[ProfileId, ...] = PROFILES
 
 
+ContraindicationWording = Literal["current", "history"]
+"""How the label words a contraindication (clinical-decisions §5):
+
+- ``current``: the condition must be present on the day of the dose ("active infection",
+  "active malignancy"); a condition recorded as resolved no longer applies;
+- ``history``: the label says "have or have had" or "history of" (natalizumab PML, EU
+  alemtuzumab stroke): any record of the condition up to the day of the dose applies,
+  resolved or not.
+"""
+
+
 class Contraindication(Fact):
     """A contraindication. ``condition`` is a coded condition where the engines can match
     it (a patient condition such as ``pml`` or ``hiv``, or one derived from the record such
-    as ``under_18``); ``None`` for text-only items."""
+    as ``under_18``); ``None`` for text-only items. ``wording`` records whether the label
+    means a current condition or a history of it."""
 
     condition: ConditionCode | DerivedCondition | None = None
+    wording: ContraindicationWording
     text: str
     profiles: tuple[ProfileId, ...] = PROFILES
 

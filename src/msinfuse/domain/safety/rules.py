@@ -22,7 +22,7 @@ from msinfuse.domain.knowledge.schema import (
     LabLimit,
     LabRequirement,
 )
-from msinfuse.domain.patient import Lab
+from msinfuse.domain.patient import Condition, Lab
 from msinfuse.domain.provenance import DECISIONS_CITATION
 from msinfuse.domain.risk import PmlRisk, pml_risk_from_state
 from msinfuse.domain.safety.context import CheckContext
@@ -393,21 +393,24 @@ def discontinued(ctx: CheckContext) -> list[Finding]:
 @rule(
     "hypersensitivity.history",
     "Hypersensitivity to the agent",
-    "Hold when the record lists hypersensitivity to this agent.",
+    "Hold when the record lists hypersensitivity to this agent; a reaction recorded as resolved "
+    "still counts (an allergy does not resolve; the contraindication is worded as a history).",
 )
 def hypersensitivity(ctx: CheckContext) -> list[Finding]:
-    condition = ctx.state.has_condition(f"hypersensitivity:{ctx.agent.id}", ctx.date)
+    item = next(
+        (
+            c
+            for c in ctx.agent.contraindications
+            if c.condition == "hypersensitivity" and ctx.profile in c.profiles
+        ),
+        None,
+    )
+    wording = item.wording if item is not None else "history"
+    condition = _recorded(ctx, f"hypersensitivity:{ctx.agent.id}", wording)
     if condition is None:
         return []
     fact = (
-        next(
-            (
-                c
-                for c in ctx.agent.contraindications
-                if c.condition == "hypersensitivity" and ctx.profile in c.profiles
-            ),
-            None,
-        )
+        item
         or next((w for w in ctx.agent.warnings if "hypersensitivity" in w.id), None)
         or ctx.agent.reaction_management[-1]
     )
@@ -416,28 +419,67 @@ def hypersensitivity(ctx: CheckContext) -> list[Finding]:
             ctx,
             "hold",
             "hypersensitivity.history",
-            f"Hypersensitivity to {ctx.agent.name} is recorded: do not infuse without a prescriber decision.",
+            f"Hypersensitivity to {ctx.agent.name} is recorded{_when(condition, ctx.date)}: do not "
+            "infuse without a prescriber decision.",
             fact,
         )
     ]
 
 
-def _derived_condition(ctx: CheckContext, name: str) -> bool:
+def _recorded(ctx: CheckContext, name: str, wording: str) -> Condition | None:
+    """The record that makes a contraindication worded ``wording`` apply on the check date:
+    for ``current``, a condition present that day; for ``history``, any record up to that
+    day, resolved or not (clinical-decisions §5)."""
+    if wording == "current":
+        return ctx.state.has_condition(name, ctx.date)
+    return ctx.state.had_condition(name, ctx.date)
+
+
+def _when(condition: Condition, day: date) -> str:
+    if condition.active_on(day):
+        return ""
+    resolved = condition.resolved.isoformat() if condition.resolved else "?"
+    onset = f"from {condition.onset.isoformat()} " if condition.onset else ""
+    return f" ({onset}resolved {resolved}; the contraindication covers a past condition too)"
+
+
+def _prior_mitoxantrone(ctx: CheckContext) -> str | None:
+    """Why the patient counts as previously treated with mitoxantrone when this dose would
+    initiate it (no dose of the current plan given yet), or ``None``."""
+    if ctx.agent.id != "mitoxantrone" or ctx.given:
+        return None
+    reasons = []
+    prior_dose = ctx.state.prior_cumulative_mg_per_m2.get("mitoxantrone", 0.0)
+    if prior_dose > 0:
+        reasons.append(f"a prior cumulative dose of {prior_dose:g} mg/m2 is on record")
+    if ctx.ever_given:
+        reasons.append("earlier mitoxantrone infusions are on record")
+    if any(
+        t.agent == "mitoxantrone" and t.end is not None and t.end < ctx.date
+        for t in ctx.state.therapies
+    ):
+        reasons.append("an earlier mitoxantrone therapy is on record")
+    return "; ".join(reasons) or None
+
+
+def _applies(ctx: CheckContext, item: Contraindication) -> str | None:
+    """Why ``item`` applies on the check date (a short note, possibly empty), or ``None``."""
+    name = item.condition
+    assert name is not None
     if name == "under_18":
         age = ctx.state.age_on(ctx.date)
-        return age is not None and age < 18
+        return f" (age {age})" if age is not None and age < 18 else None
     if name == "concomitant_dmt":
-        return bool(_concomitant(ctx))
+        others = _concomitant(ctx)
+        return f" ({', '.join(others)})" if others else None
     if name == "prior_mitoxantrone":
-        before_plan = [
-            t
-            for t in ctx.state.therapies
-            if t.agent == "mitoxantrone" and (t.end is not None and t.end < ctx.date)
-        ]
-        return ctx.is_first_dose and bool(before_plan)
+        reason = _prior_mitoxantrone(ctx)
+        return f" ({reason})" if reason else None
+    recorded: str = name
     if name == "life_threatening_irr":
-        return bool(ctx.state.has_condition(f"life_threatening_irr:{ctx.agent.id}", ctx.date))
-    return ctx.state.has_condition(name, ctx.date) is not None
+        recorded = f"life_threatening_irr:{ctx.agent.id}"
+    condition = _recorded(ctx, recorded, item.wording)
+    return None if condition is None else _when(condition, ctx.date)
 
 
 def _concomitant(ctx: CheckContext) -> list[str]:
@@ -459,7 +501,12 @@ def _concomitant(ctx: CheckContext) -> list[str]:
     "Label contraindications",
     "Hold for every coded contraindication of the profile that the record shows (conditions such "
     "as PML, HIV, active malignancy, active hepatitis B; or derived ones: under 18, concomitant "
-    "disease-modifying therapy, prior mitoxantrone).",
+    "disease-modifying therapy, prior mitoxantrone). A contraindication worded as current (active "
+    "infection, active malignancy) stops applying once the condition is resolved; one worded "
+    "'have or have had' or 'history of' (natalizumab PML, EU alemtuzumab stroke, arterial "
+    "dissection, myocardial infarction or angina, a life-threatening infusion reaction) applies to a "
+    "resolved condition too. EU mitoxantrone must not be initiated after earlier mitoxantrone: a "
+    "therapy entry, earlier infusions or a prior cumulative dose on record.",
 )
 def contraindications(ctx: CheckContext) -> list[Finding]:
     findings = []
@@ -471,18 +518,19 @@ def contraindications(ctx: CheckContext) -> list[Finding]:
             continue  # dedicated rules above
         if item.condition == "concomitant_dmt":
             continue  # natalizumab.concomitant-therapy reports it with the therapies named
-        if _derived_condition(ctx, item.condition):
+        detail = _applies(ctx, item)
+        if detail is not None:
             seen.add(item.condition)
-            findings.append(_contraindication(ctx, item))
+            findings.append(_contraindication(ctx, item, detail))
     return findings
 
 
-def _contraindication(ctx: CheckContext, item: Contraindication) -> Finding:
+def _contraindication(ctx: CheckContext, item: Contraindication, detail: str = "") -> Finding:
     return _finding(
         ctx,
         "hold",
         f"contraindication.{item.condition}",
-        f"Contraindication ({ctx.profile.upper()} label): {item.text}",
+        f"Contraindication ({ctx.profile.upper()} label): {item.text}{detail}",
         item,
     )
 

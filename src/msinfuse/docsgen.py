@@ -379,7 +379,46 @@ def _agent_section(a: Agent) -> list[str]:
                 for m in a.monitoring
             ],
         ),
-        ("REMS", [(f"{r.program}: " + " ".join(r.requirements), r) for r in a.rems]),
+        (
+            "Pregnancy and breastfeeding",
+            [
+                *(
+                    (f"Pregnancy status before each dose: {p.value}", p)
+                    for p in (a.pregnancy.pregnancy_status_before_each_dose,)
+                    if p is not None
+                ),
+                *(
+                    (f"Pregnancy test before each dose: {p.value}", p)
+                    for p in (a.pregnancy.pregnancy_test_before_each_dose,)
+                    if p is not None
+                ),
+                *((str(p.value), p) for p in a.pregnancy.pregnancy),
+                *(
+                    (
+                        f"Breastfeeding ({b.advice}): {b.text}"
+                        + (
+                            f" Until {b.after_last_dose} after the last dose."
+                            if b.after_last_dose
+                            else ""
+                        )
+                        + f" [{'/'.join(x.upper() for x in b.profiles)}]",
+                        b,
+                    )
+                    for b in a.pregnancy.breastfeeding
+                ),
+            ],
+        ),
+        (
+            "REMS",
+            [
+                (
+                    f"{r.program} (authorizations on file: {', '.join(r.authorizations)}): "
+                    + " ".join(r.requirements),
+                    r,
+                )
+                for r in a.rems
+            ],
+        ),
         ("Notes", [(str(n.value), n) for n in a.notes]),
     ]
     for title, items in sections:
@@ -618,7 +657,9 @@ def checks_markdown(kb: KnowledgeBase) -> str:
         "recorded reason). `warn`: the nurse acknowledges it before starting. `info`: shown. The "
         "decision is `hold` if any finding holds, else `caution` if any warns, else `go`. Missing data "
         "a rule needs is itself a finding. A finding that rests on a `policy` or `unconfirmed` value "
-        "says so in its message.",
+        "says so in its message. A record holding an infusion dated after the check date is bad "
+        "input and is refused (CLI exit code 2), as a dose calendar refuses a dose given after "
+        "today.",
         "",
         "## Rules",
         "",

@@ -16,6 +16,7 @@ import pytest
 
 from msinfuse.domain.knowledge.schema import KnowledgeBase
 from msinfuse.domain.safety import CheckRequest, check
+from msinfuse.errors import InvalidInput
 from tests.factories import anti_cd20_screening, doses, lab, make_state
 
 D = date(2026, 11, 24)
@@ -599,6 +600,129 @@ ROWS = [
         "contraindication.prior_mitoxantrone",
         "hold",
         profile="eu",
+    ),
+    Row(
+        "EU: a prior cumulative mitoxantrone dose on record means it must not be initiated",
+        "RXR-MITO-EU §4.2; label source check §1; clinical decisions §5",
+        "mitoxantrone",
+        {
+            **_mitoxantrone_ok(),
+            "ms_course": "RRMS",
+            "prior_cumulative_mg_per_m2": {"mitoxantrone": 36},
+        },
+        "contraindication.prior_mitoxantrone",
+        "hold",
+        profile="eu",
+        message="prior cumulative dose of 36 mg/m2",
+    ),
+    Row(
+        "EU: mitoxantrone infusions before the current plan count as earlier treatment",
+        "RXR-MITO-EU §4.2",
+        "mitoxantrone",
+        {
+            **_mitoxantrone_ok(),
+            "ms_course": "RRMS",
+            "administrations": doses("mitoxantrone", "2019-01-10", dose_mg=21.8),
+            "plans": [{"agent": "mitoxantrone", "start": "2026-11-24"}],
+        },
+        "contraindication.prior_mitoxantrone",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "US: a prior cumulative mitoxantrone dose is counted against 140 mg/m2, not a contraindication",
+        "NOV-LBL-COPY; clinical decisions §3",
+        "mitoxantrone",
+        {**_mitoxantrone_ok(), "prior_cumulative_mg_per_m2": {"mitoxantrone": 36}},
+        "contraindication.prior_mitoxantrone",
+        None,
+    ),
+    Row(
+        "EU: later doses of a course begun after earlier mitoxantrone are flagged",
+        "RXR-MITO-EU §4.2",
+        "mitoxantrone",
+        {
+            **_mitoxantrone_ok(),
+            "ms_course": "RRMS",
+            "prior_cumulative_mg_per_m2": {"mitoxantrone": 24},
+            "administrations": doses("mitoxantrone", "2026-08-24", dose_mg=21.8),
+        },
+        "spacing.prior-treatment",
+        "warn",
+        profile="eu",
+    ),
+    # ------------------------------------------------------------- pregnancy and breastfeeding
+    Row(
+        "a breastfeeding patient is a hold before alemtuzumab (EU: not during a course and 4 months after)",
+        "EPI-LEM §2; LEM-MIMS-MY §4.6; label source check §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": True},
+        "breastfeeding",
+        "hold",
+        profile="eu",
+        message="4 months",
+    ),
+    Row(
+        "a breastfeeding patient is a hold before alemtuzumab (US, secondary sources)",
+        "CIGNA-ALEM; LACTMED-LEM; label source check §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": True},
+        "breastfeeding",
+        "hold",
+    ),
+    Row(
+        "a patient who does not breastfeed has no breastfeeding finding",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": False},
+        "breastfeeding",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "an unrecorded breastfeeding status before alemtuzumab is a reminder to ask",
+        "EPI-LEM §2; clinical decisions §5 (missing data is a finding)",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": None},
+        "breastfeeding.status",
+        "info",
+        profile="eu",
+    ),
+    Row(
+        "breastfeeding is allowed with ocrelizumab under the EU SmPC",
+        "S13 §SmPC 4.6",
+        "ocrelizumab",
+        {**CD20, "breastfeeding": True},
+        "breastfeeding",
+        "info",
+        profile="eu",
+    ),
+    Row(
+        "breastfeeding without an established rule for the agent is left to the prescriber",
+        "clinical decisions §1, §5",
+        "natalizumab",
+        {**_natalizumab_ok(), "breastfeeding": True},
+        "breastfeeding",
+        "warn",
+    ),
+    Row(
+        "a pregnant patient before EU alemtuzumab is a hold naming the 4-month contraception period",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "pregnant": True},
+        "pregnancy.status",
+        "hold",
+        profile="eu",
+        message="4 months after the last dose",
+    ),
+    Row(
+        "a pregnant patient before rituximab cites the label's embryo-fetal toxicity",
+        "S67 ISI; S56",
+        "rituximab",
+        {**CD20, "pregnant": True},
+        "pregnancy.status",
+        "hold",
+        message="Embryo-fetal toxicity",
     ),
     # ------------------------------------------------------------- labs
     Row(
@@ -1192,6 +1316,18 @@ def test_check_rule(row: Row, kb: KnowledgeBase):
         assert row.message in finding.message
     if row.severity == "hold":
         assert result.decision == "hold"
+
+
+def test_an_infusion_recorded_after_the_check_date_is_refused(kb: KnowledgeBase):
+    """Clinical decisions §5: administrations dated after the check date are bad input."""
+    state = make_state(**{**CD20, "administrations": doses("ocrelizumab", "2026-12-01")})
+    with pytest.raises(InvalidInput, match="after the check date"):
+        check(kb, state, CheckRequest("ocrelizumab", D))
+
+
+def test_an_infusion_on_the_check_date_itself_is_accepted(kb: KnowledgeBase):
+    state = make_state(**{**CD20, "administrations": doses("ocrelizumab", D)})
+    assert check(kb, state, CheckRequest("ocrelizumab", D)).infusion_number == 1
 
 
 class TestDecisions:

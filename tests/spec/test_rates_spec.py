@@ -297,6 +297,37 @@ def test_rate_plan(row: Row, kb: KnowledgeBase):
     assert plan.labels
 
 
+class TestAlemtuzumabHerpesProphylaxis:
+    """LEM-US-COPY §2 (US: from day 1, at least 2 months or until CD4 >= 200, whichever is
+    later); EPI-LEM §2 (EU: treatment days and 1 month after the course)."""
+
+    def _herpes(self, kb: KnowledgeBase, infusion: int, profile: str = "us"):
+        plan = plan_infusion(kb, RateRequest("alemtuzumab", infusion, profile))  # type: ignore[arg-type]
+        return next((p for p in plan.premedications if p.id == "herpes-prophylaxis"), None), plan
+
+    def test_infusion_1_premedication_starts_herpes_prophylaxis_on_day_1(self, kb: KnowledgeBase):
+        herpes, plan = self._herpes(kb, 1)
+        assert herpes is not None
+        assert herpes.required
+        assert herpes.route == "oral"
+        assert "day 1" in (herpes.note or "")
+        assert "2 months" in (herpes.note or "")
+        assert "200" in (herpes.note or "")
+        assert plan.premedication_lead_minutes == 60  # oral prophylaxis adds no chair time
+
+    def test_the_eu_plan_continues_prophylaxis_1_month_after_the_course(self, kb: KnowledgeBase):
+        herpes, _ = self._herpes(kb, 1, "eu")
+        assert herpes is not None
+        assert "1 month" in (herpes.note or "")
+        assert "CD4" not in (herpes.note or "")
+
+    def test_prophylaxis_starts_again_on_day_1_of_course_2(self, kb: KnowledgeBase):
+        assert self._herpes(kb, 6)[0] is not None  # course 2, day 1
+
+    def test_later_days_of_a_course_do_not_restart_it(self, kb: KnowledgeBase):
+        assert self._herpes(kb, 2)[0] is None
+
+
 class TestReactionReplanning:
     def test_grade_2_halves_the_rate_at_onset_for_30_minutes_then_steps_up(self, kb: KnowledgeBase):
         plan = plan_infusion(kb, RateRequest("ocrelizumab", 1))

@@ -527,6 +527,20 @@ class SideEffect(Incidence):
     category: SideEffectCategory
 
 
+class Breastfeeding(Fact):
+    """What a label says about breastfeeding.
+
+    ``advice``: ``avoid`` (do not breastfeed during treatment and for ``after_last_dose``
+    after it: a breastfeeding patient is a hold), ``allowed`` (shown as information) or
+    ``weigh`` (the prescriber weighs benefit and risk: a warning).
+    """
+
+    advice: Literal["avoid", "allowed", "weigh"]
+    text: str
+    after_last_dose: Duration | None = None
+    profiles: tuple[ProfileId, ...] = PROFILES
+
+
 class Pregnancy(Frozen):
     """Pregnancy, contraception and breastfeeding facts."""
 
@@ -534,7 +548,7 @@ class Pregnancy(Frozen):
     pregnancy_test_before_each_dose: Cited[bool] | None = None
     pregnancy_status_before_each_dose: Cited[bool] | None = None
     pregnancy: tuple[Cited[str], ...] = ()
-    breastfeeding: tuple[Cited[str], ...] = ()
+    breastfeeding: tuple[Breastfeeding, ...] = ()
 
 
 MonitoringCondition = Literal[
@@ -575,11 +589,22 @@ class MonitoringItem(Fact):
     profiles: tuple[ProfileId, ...] = PROFILES
 
 
+AuthorizationProgram = Literal["TOUCH", "TYRUKO-REMS", "LEMTRADA-REMS"]
+"""Programme codes of the authorizations a patient record holds."""
+
+
 class Rems(Fact):
-    """A risk-evaluation and mitigation programme (US) or equivalent."""
+    """A risk-evaluation and mitigation programme (US) or equivalent.
+
+    ``authorizations`` are the record's programme codes that show the patient is enrolled
+    and authorized; the agent is given only through the programme, so a patient with none of
+    them on file is a hold. Re-authorization intervals live in the agent's monitoring items
+    (kind ``authorization``), the one place the check and the monitoring list read them.
+    """
 
     program: str
     profiles: tuple[ProfileId, ...] = ("us",)
+    authorizations: tuple[AuthorizationProgram, ...] = Field(min_length=1)
     requirements: tuple[str, ...]
     reauthorization: Duration | None = None
     checklist_each_infusion: bool = False

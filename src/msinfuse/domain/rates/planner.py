@@ -517,7 +517,49 @@ def _premedications(
                 source=premed.citation_text(),
             )
         )
+    herpes = _herpes_prophylaxis(agent, profile, course_day, log)
+    if herpes is not None:
+        planned.append(herpes)
     return tuple(planned)
+
+
+def _herpes_prophylaxis(
+    agent: Agent, profile: ProfileId, course_day: int, log: FactLog
+) -> PlannedPremedication | None:
+    """Antiviral prophylaxis starts on day 1 of each course (alemtuzumab): listed with the
+    first infusion's premedication, with how long it continues under ``profile``."""
+    prophylaxis = agent.herpes_prophylaxis
+    if prophylaxis is None or course_day != 1:
+        return None
+    log.use(prophylaxis.start, f"{agent.name} herpes prophylaxis start")
+    duration = prophylaxis.duration_after_course.get(profile)
+    if duration is None:
+        how_long = (
+            "How long it continues after the course is not established for the "
+            f"{profile.upper()} profile."
+        )
+    else:
+        log.use(duration, f"{agent.name} herpes prophylaxis after the course", str(duration.value))
+        how_long = f"Continue for at least {duration.value} after the course"
+        cd4 = prophylaxis.or_until_cd4_at_least
+        if cd4 is not None and profile == "us":
+            log.use(cd4, f"{agent.name} herpes prophylaxis CD4 threshold", cd4.value)
+            how_long += (
+                f", or until the CD4+ count is at least {cd4.value:g} cells/uL, whichever is later"
+            )
+        how_long += "."
+    return PlannedPremedication(
+        id="herpes-prophylaxis",
+        drug="oral anti-herpes prophylaxis (antiviral)",
+        dose=None,
+        route="oral",
+        minutes_before_min=None,
+        minutes_before_max=None,
+        required=True,
+        lead_minutes=0.0,
+        note=f"{prophylaxis.start.value} {how_long}",
+        source=prophylaxis.start.citation_text(),
+    )
 
 
 def _premed_lead(kb: KnowledgeBase, premed: Premedication) -> float:

@@ -8,7 +8,7 @@ generated from :data:`RULES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -75,6 +75,19 @@ def _finding(
     return Finding.from_fact(severity, rule_id, message, fact, data)  # type: ignore[arg-type]
 
 
+def _findings(
+    ctx: CheckContext,
+    severity: str,
+    rule_id: str,
+    message: str,
+    facts: Sequence[Fact],
+    data: dict[str, Any] | None = None,
+) -> Finding:
+    for fact in facts:
+        ctx.use(fact, rule_id)
+    return Finding.from_facts(severity, rule_id, message, facts, data)  # type: ignore[arg-type]
+
+
 def _checks_fact(ctx: CheckContext, word: str) -> Fact | None:
     return next((c for c in ctx.agent.checks_before_each_dose if word in c.value.lower()), None)
 
@@ -118,7 +131,9 @@ def active_infection(ctx: CheckContext) -> list[Finding]:
     "Pregnancy status",
     "Where the label asks for pregnancy status (or a test) before each dose, an unknown status "
     "in a patient who may become pregnant is a warning; a recorded pregnancy is a hold for "
-    "agents needing contraception, otherwise a warning.",
+    "agents needing contraception or a status check, otherwise a warning. A recorded pregnancy "
+    "cites every pregnancy fact of the agent and profile (contraception period, status or test "
+    "before each dose, the label's pregnancy statements).",
 )
 def pregnancy_status(ctx: CheckContext) -> list[Finding]:
     preg = ctx.agent.pregnancy
@@ -129,20 +144,30 @@ def pregnancy_status(ctx: CheckContext) -> list[Finding]:
     )
     status_fact = preg.pregnancy_status_before_each_dose or preg.pregnancy_test_before_each_dose
     if ctx.state.pregnant:
-        fact = contraception or status_fact or (preg.pregnancy[0] if preg.pregnancy else None)
+        facts: list[Fact] = [f for f in (contraception, status_fact) if f is not None]
+        facts += preg.pregnancy
         severe = contraception is not None or status_fact is not None
-        if fact is not None:
+        if facts:
+            said = " ".join(str(t.value).rstrip(".") + "." for t in preg.pregnancy)
+            if contraception is not None:
+                said = (
+                    f"Contraception is needed for {contraception.value} after the last dose. "
+                    + said
+                )
             return [
-                _finding(
+                _findings(
                     ctx,
                     "hold" if severe else "warn",
                     "pregnancy.status",
-                    f"The patient is recorded as pregnant; {ctx.agent.name} requires pregnancy to be "
-                    "excluded or a prescriber decision."
-                    if severe
-                    else f"The patient is recorded as pregnant; confirm the prescriber has weighed "
-                    f"{ctx.agent.name} in pregnancy.",
-                    fact,
+                    (
+                        f"The patient is recorded as pregnant; {ctx.agent.name} requires pregnancy "
+                        "to be excluded or a prescriber decision."
+                        if severe
+                        else f"The patient is recorded as pregnant; confirm the prescriber has "
+                        f"weighed {ctx.agent.name} in pregnancy."
+                    )
+                    + (f" {said.strip()}" if said.strip() else ""),
+                    facts,
                 )
             ]
         return [
@@ -169,6 +194,83 @@ def pregnancy_status(ctx: CheckContext) -> list[Finding]:
                 "Pregnancy status is not recorded for a patient who may become pregnant; confirm it "
                 "before the infusion.",
                 status_fact,
+            )
+        ]
+    return []
+
+
+@rule(
+    "breastfeeding",
+    "Breastfeeding",
+    "A patient recorded as breastfeeding is a hold where the label says not to breastfeed during "
+    "treatment (alemtuzumab: during each course and for 4 months after it), an information "
+    "finding where breastfeeding is allowed, and a warning where the knowledge base holds no "
+    "breastfeeding rule for the profile. Where breastfeeding must be avoided and the record does "
+    "not say whether the patient breastfeeds, an information finding reminds the nurse to ask.",
+)
+def breastfeeding(ctx: CheckContext) -> list[Finding]:
+    facts = [b for b in ctx.agent.pregnancy.breastfeeding if ctx.profile in b.profiles]
+    avoid = [b for b in facts if b.advice == "avoid"]
+    if ctx.state.breastfeeding:
+        if avoid:
+            return [
+                _findings(
+                    ctx,
+                    "hold",
+                    "breastfeeding",
+                    "The patient is recorded as breastfeeding: "
+                    + " ".join(b.text for b in avoid)
+                    + " Do not infuse until breastfeeding has stopped, or a prescriber decides.",
+                    avoid,
+                )
+            ]
+        weigh = [b for b in facts if b.advice == "weigh"]
+        if weigh:
+            return [
+                _findings(
+                    ctx,
+                    "warn",
+                    "breastfeeding",
+                    "The patient is recorded as breastfeeding: "
+                    + " ".join(b.text for b in weigh)
+                    + " Confirm the prescriber has weighed it.",
+                    weigh,
+                )
+            ]
+        if facts:
+            return [
+                _findings(
+                    ctx,
+                    "info",
+                    "breastfeeding",
+                    "The patient is recorded as breastfeeding: " + " ".join(b.text for b in facts),
+                    facts,
+                )
+            ]
+        return [
+            Finding(
+                "warn",
+                "breastfeeding",
+                f"The patient is recorded as breastfeeding; no breastfeeding rule of "
+                f"{ctx.agent.name} is established for the {ctx.profile.upper()} profile in the "
+                "knowledge base: the prescriber must decide.",
+                DECISIONS_CITATION,
+            )
+        ]
+    if (
+        avoid
+        and ctx.state.breastfeeding is None
+        and ctx.state.sex != "male"
+        and ctx.state.childbearing_potential is not False
+    ):
+        return [
+            _findings(
+                ctx,
+                "info",
+                "breastfeeding.status",
+                "Whether the patient breastfeeds is not recorded; ask: "
+                + " ".join(b.text for b in avoid),
+                avoid,
             )
         ]
     return []
@@ -257,6 +359,18 @@ def spacing(ctx: CheckContext) -> list[Finding]:
             )
         elif finding.rule == "calendar.course-cap-reached":
             findings.append(Finding("hold", "spacing.limit", finding.message, finding.source))
+        elif finding.rule == "calendar.prior-treatment" and finding.severity == "warn":
+            # Before the first dose the contraindication rule holds; later doses are flagged.
+            findings.append(
+                Finding(
+                    "warn",
+                    "spacing.prior-treatment",
+                    finding.message,
+                    finding.source,
+                    finding.data,
+                    finding.facts,
+                )
+            )
     for source in calendar.sources:
         ctx.log.use_source(source)
     # The calendar's own notes on policy or unconfirmed values it used (spacing, limits).

@@ -682,6 +682,8 @@ def checks_markdown(kb: KnowledgeBase) -> str:
             window = (
                 str(req.max_age.value)
                 if req.max_age
+                else "the window of its monitoring item"
+                if req.window_from_monitoring
                 else f"clinic default {kb.clinic.screening_max_age.value}"
             )
             rows.append(

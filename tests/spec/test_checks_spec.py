@@ -651,6 +651,68 @@ ROWS = [
         "warn",
         profile="eu",
     ),
+    # ------------------------------------------------------------- REMS and monitored tasks
+    Row(
+        "US alemtuzumab without a LEMTRADA REMS enrolment on file is a hold",
+        "DM-LEM boxed warning; LEM-HL-2014; clinical decisions §5 (missing data is a finding)",
+        "alemtuzumab",
+        _alemtuzumab_first(),
+        "rems.enrolment",
+        "hold",
+        message="LEMTRADA REMS",
+    ),
+    Row(
+        "a LEMTRADA REMS authorization on file satisfies the enrolment check",
+        "DM-LEM boxed warning",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "authorizations": [{"program": "LEMTRADA-REMS", "date": "2026-11-01"}],
+        },
+        "rems.enrolment",
+        None,
+    ),
+    Row(
+        "the EU profile has no REMS enrolment check",
+        "EPI-LEM; clinical decisions §1",
+        "alemtuzumab",
+        _alemtuzumab_first(),
+        "rems.enrolment",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "the anti-JCV retest is dated from the last negative test, as on the monitoring list",
+        "MIMS-SG-NTZ; clinical decisions §6",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "labs": [
+                lab("jcv_antibody", "negative", date(2025, 5, 10)),
+                lab("cbc", "normal", date(2025, 11, 1)),
+            ],
+        },
+        "natalizumab.jcv-status",
+        "warn",
+        message="due 2025-11-10",
+    ),
+    Row(
+        "a TYRUKO REMS authorization counts for re-authorization",
+        "TYR-APPR; R2",
+        "natalizumab",
+        {**_natalizumab_ok(), "authorizations": [{"program": "TYRUKO-REMS", "date": "2026-08-01"}]},
+        "natalizumab.touch-authorization",
+        None,
+    ),
+    Row(
+        "a TOUCH authorization older than the 6-month re-authorization item holds",
+        "PDR-NTZ; R2",
+        "natalizumab",
+        {**_natalizumab_ok(), "authorizations": [{"program": "TOUCH", "date": "2026-05-01"}]},
+        "natalizumab.touch-authorization",
+        "hold",
+        message="re-authorization was due 2026-11-01",
+    ),
     # ------------------------------------------------------------- pregnancy and breastfeeding
     Row(
         "a breastfeeding patient is a hold before alemtuzumab (EU: not during a course and 4 months after)",

@@ -428,17 +428,30 @@ class LabRequirement(Fact):
     ``when``: ``first_dose`` (before the agent's first dose), ``every_dose``, ``course_start``
     (the first dose of every course) or ``later_course`` (the first dose of course 2 on).
     A result counts when it is no older than ``max_age`` (default: the clinic's screening
-    window) and, for ``every_dose``, dated after the previous dose.
+    window) and, for ``every_dose``, dated after the previous dose. With
+    ``window_from_monitoring`` the agent's monitoring item for each test decides instead.
     """
 
     id: str
     when: Literal["first_dose", "every_dose", "course_start", "later_course"]
     tests: tuple[TestCode | ProcedureCode, ...] = Field(min_length=1)
     max_age: Cited[Duration] | None = None
+    window_from_monitoring: bool = Field(
+        default=False,
+        description="A result counts while the agent's monitoring item for that test is not "
+        "overdue on the day of the dose: the monitoring item's interval is the window, one "
+        "source for the check and the monitoring list.",
+    )
     severity_missing: Severity = "hold"
     text: str
     profiles: tuple[ProfileId, ...] = PROFILES
     only_if_childbearing_potential: bool = False
+
+    @model_validator(mode="after")
+    def _one_window(self) -> LabRequirement:
+        if self.window_from_monitoring and self.max_age is not None:
+            raise ValueError("give max_age or window_from_monitoring, not both")
+        return self
 
 
 class LabLimit(Fact):
@@ -585,6 +598,11 @@ class MonitoringItem(Fact):
     while_on_treatment: bool = Field(
         default=False, description="Only while the agent is being given (not after it is stopped)."
     )
+    baseline: bool = Field(
+        default=False,
+        description="A result is expected before the first dose: with none on file the item is "
+        "due at the first dose (otherwise one interval, or its first offset, after it).",
+    )
     applies_if: MonitoringCondition | None = None
     profiles: tuple[ProfileId, ...] = PROFILES
 
@@ -606,7 +624,6 @@ class Rems(Fact):
     profiles: tuple[ProfileId, ...] = ("us",)
     authorizations: tuple[AuthorizationProgram, ...] = Field(min_length=1)
     requirements: tuple[str, ...]
-    reauthorization: Duration | None = None
     checklist_each_infusion: bool = False
 
 
@@ -619,18 +636,17 @@ class HerpesProphylaxis(Frozen):
 
 
 class PmlParameters(Frozen):
-    """Natalizumab PML rules (clinical-decisions §6)."""
+    """Natalizumab PML rules (clinical-decisions §6). The anti-JCV retest and MRI intervals
+    are the agent's monitoring items (``applies_if`` ``jcv_negative``,
+    ``jcv_low_index_no_prior_is``, ``pml_higher_risk``, ``pml_standard_risk``), read by the
+    risk report, the monitoring list and the check alike."""
 
     risk_factors: tuple[Cited[str], ...]
     exposure_threshold_months: Cited[int]
     default_table: str
     high_index_threshold: Cited[float]
-    retest_interval_negative: Cited[Duration]
-    retest_low_index_after_months: Cited[int]
     invalid_after_plasma_exchange: Cited[Duration]
     invalid_after_ivig: Cited[Duration]
-    mri_interval_high_risk: Cited[Duration]
-    mri_interval_standard: Cited[Duration]
     extended_interval_note: Cited[str]
 
 

@@ -21,10 +21,14 @@ from msinfuse.domain.knowledge.schema import (
     Contraindication,
     LabLimit,
     LabRequirement,
+    MonitoringItem,
+    Rems,
 )
-from msinfuse.domain.patient import Condition, Lab
+from msinfuse.domain.monitoring.due import ItemDue, agent_items, applies, exposure, item_due
+from msinfuse.domain.patient import Authorization, Condition, Lab
 from msinfuse.domain.provenance import DECISIONS_CITATION
 from msinfuse.domain.risk import PmlRisk, pml_risk_from_state
+from msinfuse.domain.risk.pml import pml_monitoring_item
 from msinfuse.domain.safety.context import CheckContext
 from msinfuse.errors import InvalidInput
 
@@ -779,12 +783,20 @@ def _result_date(ctx: CheckContext, code: str) -> date | None:
     "Screening before the first dose, results required before every dose, at the start of each "
     "course or before a later course: each required result must be on file, no older than its "
     "window (default: the clinic's screening window) and, for every-dose results, dated after the "
-    "previous dose. Missing or stale results give the requirement's severity.",
+    "previous dose. Where the requirement follows a monitoring item (alemtuzumab monthly labs "
+    "before a later course, mitoxantrone LVEF before each dose) the item's own due date decides, "
+    "exactly as on the monitoring list and the worklists. Missing or stale results give the "
+    "requirement's severity.",
 )
 def screening(ctx: CheckContext) -> list[Finding]:
     findings = []
     for req in ctx.agent.screening:
         if ctx.profile not in req.profiles or not _requirement_due(ctx, req):
+            continue
+        if req.window_from_monitoring:
+            finding = _monitored_requirement(ctx, req)
+            if finding is not None:
+                findings.append(finding)
             continue
         window = req.max_age or ctx.kb.clinic.screening_max_age
         ctx.use(
@@ -814,6 +826,43 @@ def screening(ctx: CheckContext) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _due_for_dose(ctx: CheckContext, item: MonitoringItem) -> ItemDue | None:
+    """The monitoring item's due date as the monitoring list computes it, for this dose."""
+    exp = exposure(ctx.kb, ctx.agent, ctx.state, ctx.date, ctx.profile)
+    return item_due(ctx.kb, ctx.agent, item, ctx.state, ctx.date, ctx.profile, exp, for_a_dose=True)
+
+
+def _monitored_requirement(ctx: CheckContext, req: LabRequirement) -> Finding | None:
+    missing: list[str] = []
+    parts: list[str] = []
+    used: list[Fact] = [req]
+    for code in req.tests:
+        item = next(m for m in agent_items(ctx.agent, ctx.profile) if code in m.satisfied_by)
+        due = _due_for_dose(ctx, item)
+        if due is None or not due.overdue_for_dose(ctx.date):
+            continue
+        missing.append(code)
+        used += [item, *due.facts]
+        every = (
+            f"every {item.interval}"
+            if item.interval
+            else f"since the last dose, within {ctx.kb.clinic.screening_max_age.value}"
+        )
+        last = f", last {due.last_done.isoformat()}" if due.last_done else ", none on file"
+        parts.append(f"{code}: {every}{last}")
+    if not missing:
+        return None
+    return _findings(
+        ctx,
+        req.severity_missing,
+        f"screening.{req.id}",
+        f"Missing or out-of-date result{'s' if len(missing) > 1 else ''} "
+        f"({'; '.join(parts)}): {req.text}",
+        used,
+        {"missing": missing},
+    )
 
 
 @rule(
@@ -964,46 +1013,93 @@ def concomitant(ctx: CheckContext) -> list[Finding]:
     ]
 
 
+def _authorizations(ctx: CheckContext, program: Rems) -> list[Authorization]:
+    return sorted(
+        (
+            a
+            for a in ctx.state.authorizations
+            if a.program in program.authorizations and a.date <= ctx.date
+        ),
+        key=lambda a: a.date,
+    )
+
+
+def _reauthorization_item(ctx: CheckContext, program: Rems) -> MonitoringItem | None:
+    """The monitoring item (kind ``authorization``) that re-authorizes ``program``."""
+    return next(
+        (
+            m
+            for m in agent_items(ctx.agent, ctx.profile)
+            if m.kind == "authorization" and set(m.satisfied_by) & set(program.authorizations)
+        ),
+        None,
+    )
+
+
+@rule(
+    "rems.enrolment",
+    "REMS enrolment on file (US)",
+    "Hold when the agent is given only through a REMS under the profile (LEMTRADA REMS) and no "
+    "enrolment or authorization of the patient in the programme is on file.",
+)
+def rems_enrolment(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for program in ctx.agent.rems:
+        if ctx.profile not in program.profiles or _reauthorization_item(ctx, program):
+            continue  # programmes with re-authorization have their own rule (TOUCH)
+        if not _authorizations(ctx, program):
+            findings.append(
+                _finding(
+                    ctx,
+                    "hold",
+                    "rems.enrolment",
+                    f"No {program.program} enrolment is on file: {ctx.agent.name} is given only "
+                    "through the programme; confirm the patient's enrolment and authorization "
+                    "before infusing.",
+                    program,
+                )
+            )
+    return findings
+
+
 @rule(
     "natalizumab.touch-authorization",
     "TOUCH authorization current (US)",
-    "Hold when no TOUCH authorization is on file or the last one is older than the "
-    "re-authorization interval.",
+    "Hold when no TOUCH (or TYRUKO REMS) authorization is on file, or re-authorization is overdue "
+    "by the TOUCH re-authorization monitoring item (the same due date as the monitoring list).",
     agents=["natalizumab"],
 )
 def touch(ctx: CheckContext) -> list[Finding]:
     program = next((r for r in ctx.agent.rems if ctx.profile in r.profiles), None)
-    if program is None or program.reauthorization is None:
+    if program is None:
         return []
-    auths = sorted(
-        (
-            a
-            for a in ctx.state.authorizations
-            if a.program in ("TOUCH", "TYRUKO-REMS") and a.date <= ctx.date
-        ),
-        key=lambda a: a.date,
-    )
+    item = _reauthorization_item(ctx, program)
+    if item is None:
+        return []
+    auths = _authorizations(ctx, program)
     if not auths:
         return [
-            _finding(
+            _findings(
                 ctx,
                 "hold",
                 "natalizumab.touch-authorization",
                 "No TOUCH authorization is on file: do not infuse; refer to the prescriber.",
-                program,
+                [program, item],
             )
         ]
-    last = auths[-1].date
-    if program.reauthorization.after(last) < ctx.date:
+    due = _due_for_dose(ctx, item)
+    if due is not None and due.overdue_for_dose(ctx.date):
+        last = auths[-1].date
         return [
-            _finding(
+            _findings(
                 ctx,
                 "hold",
                 "natalizumab.touch-authorization",
-                f"The TOUCH authorization of {last.isoformat()} is older than {program.reauthorization}: "
-                "re-authorization is due; do not infuse until it is confirmed.",
-                program,
-                {"last_authorization": last},
+                f"The TOUCH authorization of {last.isoformat()} is older than {item.interval}: "
+                f"re-authorization was due {due.due.isoformat()}; do not infuse until it is "
+                "confirmed.",
+                [program, item],
+                {"last_authorization": last, "due": due.due},
             )
         ]
     return []
@@ -1016,38 +1112,57 @@ def _pml(ctx: CheckContext) -> PmlRisk:
 @rule(
     "natalizumab.jcv-status",
     "Anti-JCV antibody status",
-    "Warns when the anti-JCV antibody status is unknown, or a negative result is older than the "
-    "retest interval.",
+    "Warns when no valid anti-JCV antibody result is on file (status unknown), or when an anti-JCV "
+    "retest monitoring item is overdue (every 6 months from the last valid negative result; for a "
+    "low index without prior immunosuppressants, from the 2-year point): the same due date as the "
+    "monitoring list, the worklists and the PML risk report.",
     agents=["natalizumab"],
 )
 def jcv_status(ctx: CheckContext) -> list[Finding]:
     params = ctx.agent.pml
     assert params is not None
-    lab = ctx.state.latest_lab("jcv_antibody", ctx.date)
-    if lab is None:
+    risk = _pml(ctx)
+    if risk.jcv_status == "unknown":
+        item = pml_monitoring_item(ctx.kb, "jcv_negative")
+        due = _due_for_dose(ctx, item)
         return [
             _finding(
                 ctx,
                 "warn",
                 "natalizumab.jcv-status",
-                "Anti-JCV antibody status is unknown: test it to stratify PML risk.",
-                params.retest_interval_negative,
+                "Anti-JCV antibody status is unknown (no valid result on file): test it to "
+                "stratify PML risk.",
+                item,
+                {"due": due.due if due is not None else ctx.date, "result_date": None},
             )
         ]
-    due = params.retest_interval_negative.value.after(lab.date)
-    if lab.text == "negative" and due < ctx.date:
-        return [
+    threshold = params.high_index_threshold.value
+    findings = []
+    for condition in ("jcv_negative", "jcv_low_index_no_prior_is"):
+        item = pml_monitoring_item(ctx.kb, condition)
+        if ctx.profile not in item.profiles or not applies(
+            item, ctx.state, ctx.date, risk, threshold
+        ):
+            continue
+        due = _due_for_dose(ctx, item)
+        if due is None or not due.overdue_for_dose(ctx.date):
+            continue
+        last = (
+            f"the last valid result is from {due.last_done.isoformat()}"
+            if due.last_done
+            else "no result since treatment started"
+        )
+        findings.append(
             _finding(
                 ctx,
                 "warn",
                 "natalizumab.jcv-status",
-                f"The last anti-JCV result (negative) is from {lab.date.isoformat()}, older than "
-                f"{params.retest_interval_negative.value}: retest.",
-                params.retest_interval_negative,
-                {"result_date": lab.date},
+                f"{item.item}: due {due.due.isoformat()} ({last}; every {item.interval}): retest.",
+                item,
+                {"due": due.due, "result_date": due.last_done},
             )
-        ]
-    return []
+        )
+    return findings
 
 
 @rule(

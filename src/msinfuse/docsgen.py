@@ -105,6 +105,11 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
     out += _table(
         ["Setting", "Value", "Source"],
         [
+            (
+                "Rate after the reduced-rate hold of an infusion reaction",
+                clinic.reaction_resume.value,
+                _cite(clinic.reaction_resume),
+            ),
             ("Set-up allowance (min)", clinic.setup_minutes.value, _cite(clinic.setup_minutes)),
             (
                 "Disconnection allowance (min)",
@@ -326,6 +331,17 @@ def _agent_section(a: Agent) -> list[str]:
                     v,
                 )
                 for v in a.vaccination
+            ],
+        ),
+        (
+            "Switching",
+            [
+                (
+                    f"after {', '.join(r.after)}: at least {r.min_gap} ({r.severity}) - {r.text} "
+                    f"[{'/'.join(x.upper() for x in r.profiles)}]",
+                    r,
+                )
+                for r in a.switching
             ],
         ),
         (
@@ -714,6 +730,16 @@ def checks_markdown(kb: KnowledgeBase) -> str:
                     rule_.severity,
                     "/".join(p.upper() for p in rule_.profiles),
                     _cite(rule_),
+                )
+            )
+        for switch in agent.switching:
+            rows.append(
+                (
+                    f"switch.{switch.id}",
+                    f"within {switch.min_gap} after {', '.join(switch.after)}",
+                    switch.severity,
+                    "/".join(p.upper() for p in switch.profiles),
+                    _cite(switch),
                 )
             )
         for item in agent.contraindications:

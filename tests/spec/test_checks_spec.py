@@ -713,6 +713,73 @@ ROWS = [
         "hold",
         message="re-authorization was due 2026-11-01",
     ),
+    # ------------------------------------------------------------- clinic policies (unsettled)
+    Row(
+        "natalizumab 3 months after the last ocrelizumab dose is a warning (clinic washout 6 months)",
+        "MSINFUSE-POLICY switching; MIMS-SG-NTZ precautions",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "administrations": doses("ocrelizumab", "2026-08-24", dose_mg=600),
+            "authorizations": [{"program": "TOUCH", "date": "2026-11-01"}],
+            "procedures": [{"procedure": "mri_brain", "date": "2026-11-01"}],
+            "labs": [
+                lab("jcv_antibody", "negative", date(2026, 11, 1)),
+                lab("cbc", "normal", date(2026, 11, 1)),
+            ],
+        },
+        "switch.anti-cd20-washout",
+        "warn",
+        message="rests on a policy value",
+    ),
+    Row(
+        "natalizumab 7 months after the last anti-CD20 dose needs no washout warning",
+        "MSINFUSE-POLICY switching",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "administrations": doses("rituximab", "2026-04-20", dose_mg=500),
+            "authorizations": [{"program": "TOUCH", "date": "2026-11-01"}],
+        },
+        "switch.anti-cd20-washout",
+        None,
+    ),
+    Row(
+        "a patient already on natalizumab after the switch has no washout warning",
+        "MSINFUSE-POLICY switching",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "therapies": [{"agent": "ocrelizumab", "start": "2024-01-01", "end": "2025-11-01"}],
+        },
+        "switch.anti-cd20-washout",
+        None,
+    ),
+    Row(
+        "an IgG older than the 6-month immunoglobulin item before a maintenance dose is a policy warning",
+        "MSINFUSE-POLICY anti-CD20 immunoglobulins; S03 §5.4",
+        "ocrelizumab",
+        {
+            "labs": [*anti_cd20_screening(date(2025, 10, 20)), lab("igg", 9, date(2026, 3, 1))],
+            "administrations": doses("ocrelizumab", "2025-11-03", "2025-11-17", "2026-04-20"),
+        },
+        "screening.immunoglobulins-before-dose",
+        "warn",
+        on=date(2026, 10, 5),
+        message="rests on a policy value",
+    ),
+    Row(
+        "a recent IgG before a maintenance dose satisfies the immunoglobulin policy",
+        "MSINFUSE-POLICY anti-CD20 immunoglobulins",
+        "ocrelizumab",
+        {
+            "labs": [*anti_cd20_screening(date(2025, 10, 20)), lab("igg", 9, date(2026, 9, 1))],
+            "administrations": doses("ocrelizumab", "2025-11-03", "2025-11-17", "2026-04-20"),
+        },
+        "screening.immunoglobulins-before-dose",
+        None,
+        on=date(2026, 10, 5),
+    ),
     # ------------------------------------------------------------- pregnancy and breastfeeding
     Row(
         "a breastfeeding patient is a hold before alemtuzumab (EU: not during a course and 4 months after)",

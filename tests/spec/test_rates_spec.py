@@ -339,6 +339,32 @@ class TestReactionReplanning:
         assert round(sum(s.volume_ml for s in replanned.steps), 6) == 250
         assert round(replanned.infusion_minutes, 2) == 183.33
 
+    def test_the_resume_rate_after_the_hold_is_the_clinic_policy_and_is_shown(
+        self, kb: KnowledgeBase
+    ):
+        """The labels say to increase again 'as tolerated' without the rate to resume at
+        (clinical decisions §4): the clinic's choice is a policy value, named in the plan."""
+        plan = plan_infusion(kb, RateRequest("ocrelizumab", 1))
+        replanned = replan_after_reaction(kb, plan, 45, 2)
+        note = next(f for f in replanned.findings if f.rule == "rates.reaction-replanned")
+        assert "clinic policy: rate at onset" in note.message
+        assert any(
+            f.rule == "provenance.policy" and "resumes" in f.message for f in replanned.findings
+        )
+
+    def test_a_clinic_may_climb_from_the_reduced_rate_instead(self, kb: KnowledgeBase):
+        policy = kb.clinic.reaction_resume.model_copy(update={"value": "step_up_from_reduced"})
+        other = kb.model_copy(
+            update={"clinic": kb.clinic.model_copy(update={"reaction_resume": policy})}
+        )
+        plan = plan_infusion(other, RateRequest("ocrelizumab", 1))
+        replanned = replan_after_reaction(other, plan, 45, 2)
+        after = [(s.start_min, s.rate_ml_per_h) for s in replanned.steps if s.start_min >= 75]
+        assert after[:3] == [(75, 60), (105, 90), (135, 120)]  # +30 mL/h every 30 min
+        assert round(sum(s.volume_ml for s in replanned.steps), 6) == 250
+        note = next(f for f in replanned.findings if f.rule == "rates.reaction-replanned")
+        assert "step up from reduced" in note.message
+
     def test_grade_3_stops_and_restarts_at_half_rate_once_resolved(self, kb: KnowledgeBase):
         plan = plan_infusion(kb, RateRequest("ocrelizumab", 3))
         replanned = replan_after_reaction(kb, plan, 100, 3, resume_min=130)

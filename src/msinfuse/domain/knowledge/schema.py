@@ -472,6 +472,22 @@ class LabLimit(Fact):
     )
 
 
+class SwitchRule(Fact):
+    """A gap between an earlier therapy and this agent (switching).
+
+    Applies when the last dose of one of ``after`` (agent, alternative or therapy ids) is more
+    recent than the last dose of this agent: the dose is then due no earlier than ``min_gap``
+    after it, else the rule's severity.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    after: tuple[str, ...] = Field(min_length=1)
+    min_gap: Duration
+    severity: Severity
+    text: str
+    profiles: tuple[ProfileId, ...] = PROFILES
+
+
 class VaccineRule(Fact):
     """Vaccines must be given at least ``min_before`` before a dose (or course)."""
 
@@ -697,6 +713,7 @@ class Agent(Frozen):
     lab_limits: tuple[LabLimit, ...] = ()
     checks_before_each_dose: tuple[Cited[str], ...] = ()
     vaccination: tuple[VaccineRule, ...] = ()
+    switching: tuple[SwitchRule, ...] = ()
     contraindications: tuple[Contraindication, ...] = ()
     warnings: tuple[LabelWarning, ...] = ()
     side_effects: tuple[SideEffect, ...] = ()
@@ -814,9 +831,17 @@ class PmlTable(Fact):
         return self
 
 
+ReactionResume = Literal["rate_at_onset", "step_up_from_reduced"]
+"""How an infusion continues after the reduced-rate hold of a grade 1-3 reaction:
+``rate_at_onset`` returns to the protocol step that was running at onset and carries on along
+the protocol; ``step_up_from_reduced`` climbs from the reduced rate by the protocol's own
+increments (or through the protocol steps above it)."""
+
+
 class ClinicPolicy(Frozen):
     """Clinic-wide defaults (status ``policy``; a clinic may change them)."""
 
+    reaction_resume: Cited[ReactionResume]
     setup_minutes: Cited[float]
     disconnection_minutes: Cited[float]
     screening_max_age: Cited[Duration]

@@ -702,6 +702,26 @@ def _finish(
 # ------------------------------------------------------------------------------ re-planning
 
 
+def _step_up_from(
+    protocol: RateProtocol, segments: tuple[Segment, ...], reduced: float
+) -> list[tuple[Segment, int | None, float, str]]:
+    """After the hold, climb from the reduced rate: by the escalation's increment every
+    interval up to its maximum, or through the protocol steps faster than the reduced rate."""
+    esc = protocol.escalation
+    if esc is not None:
+        out: list[tuple[Segment, int | None, float, str]] = []
+        rate = min(reduced + esc.increment, esc.maximum)
+        while rate < esc.maximum - _EPS:
+            out.append((Segment(rate, esc.every_minutes), None, 0.0, "protocol"))
+            rate = min(rate + esc.increment, esc.maximum)
+        out.append((Segment(esc.maximum, None), len(segments) - 1, 0.0, "protocol"))
+        return out
+    faster: list[tuple[Segment, int | None, float, str]] = [
+        (s, i, 0.0, "protocol") for i, s in enumerate(segments) if s.rate > reduced + _EPS
+    ]
+    return faster or [(segments[-1], len(segments) - 1, 0.0, "protocol")]
+
+
 def replan_after_reaction(
     kb: KnowledgeBase,
     plan: RatePlan,
@@ -713,7 +733,9 @@ def replan_after_reaction(
     """Re-plan the rest of the bag after an infusion reaction (clinical-decisions §4).
 
     - grade 1-2: the rate at onset is halved and held for at least the hold time, then the
-      protocol steps up again from the step that was running;
+      infusion continues as the clinic's ``reaction_resume`` policy says: back to the step
+      that was running at onset and on along the protocol (``rate_at_onset``), or climbing
+      from the reduced rate by the protocol's own steps (``step_up_from_reduced``);
     - grade 3: the infusion stops at onset and restarts at ``resume_min`` (once all symptoms
       resolved) at half the rate at onset, then steps up the same way;
     - grade 4-5: the infusion stops for good and the agent is discontinued.
@@ -825,10 +847,16 @@ def replan_after_reaction(
             raise InvalidInput("--resume-min applies only to grade 3 reactions")
         factor = action.rate_factor or 0.5
         hold = action.hold_minutes
+        reduced = onset_rate_unit * factor
+        resume = kb.clinic.reaction_resume
+        log.use(resume, "how the rate resumes after the reduced-rate hold", resume.value)
         queue: list[tuple[Segment, int | None, float, str]] = [
-            (Segment(onset_rate_unit * factor, hold), None, 0.0, "hold")
+            (Segment(reduced, hold), None, 0.0, "hold")
         ]
-        if resume_segment is not None:
+        if resume.value == "step_up_from_reduced":
+            queue.extend(_step_up_from(protocol, segments, reduced))
+            resume_segment, resume_remaining = None, None
+        elif resume_segment is not None:
             if resume_remaining is None or resume_remaining > _EPS:
                 queue.append(
                     (
@@ -852,12 +880,20 @@ def replan_after_reaction(
             )
         )
         resume_at = resume_min
+        then = (
+            "then climbs from the reduced rate by the protocol's own steps"
+            if resume.value == "step_up_from_reduced"
+            else f"then returns to the rate running at onset ({onset_rate_unit:g} {unit}) and "
+            "carries on along the protocol"
+        )
         findings.append(
-            Finding.from_fact(
+            Finding.from_facts(
                 "warn",
                 "rates.reaction-replanned",
-                f"Grade {grade} reaction at minute {onset_min:g}: {action.text}",
-                action,
+                f"Grade {grade} reaction at minute {onset_min:g}: {action.text} Re-planned: "
+                f"{reduced:g} {unit} for at least {hold or 0:g} min, {then} "
+                f"(clinic policy: {resume.value.replace('_', ' ')}).",
+                [action, resume],
             )
         )
     reaction = ReactionEvent(onset_min, grade, action.action, resume_at, running.rate_ml_per_h)

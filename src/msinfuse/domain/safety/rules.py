@@ -900,6 +900,59 @@ def vaccines(ctx: CheckContext) -> list[Finding]:
 
 
 @rule(
+    "switch.washout",
+    "Gap after an earlier therapy (switching)",
+    "Where the knowledge base sets a gap between an earlier therapy and this agent (natalizumab "
+    "after an anti-CD20 antibody: a clinic policy, as the labels set none), a dose less than the "
+    "gap after the last dose of that therapy gives the rule's severity and names the clinic's "
+    "choice.",
+)
+def switching(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    own = ctx.ever_given[-1].date if ctx.ever_given else None
+    for rule_ in ctx.agent.switching:
+        if ctx.profile not in rule_.profiles:
+            continue
+        last = _last_dose_of(ctx, rule_.after)
+        if last is None or (own is not None and own >= last[1]):
+            continue
+        agent, when = last
+        ready = rule_.min_gap.after(when)
+        if ctx.date < ready:
+            findings.append(
+                _finding(
+                    ctx,
+                    rule_.severity,
+                    f"switch.{rule_.id}",
+                    f"Last {agent} dose on {when.isoformat()}: the earliest start after it is "
+                    f"{ready.isoformat()} ({rule_.min_gap}). {rule_.text}",
+                    rule_,
+                    {"last_dose": when, "earliest": ready, "after": agent},
+                )
+            )
+    return findings
+
+
+def _last_dose_of(ctx: CheckContext, agents: Iterable[str]) -> tuple[str, date] | None:
+    """The most recent dose (or therapy end) of any of ``agents`` before the check date."""
+    wanted = set(agents)
+    seen: list[tuple[date, str]] = [
+        (a.date, a.agent)
+        for a in ctx.state.administrations
+        if a.agent in wanted and a.date < ctx.date
+    ]
+    seen += [
+        (t.end, t.agent)
+        for t in ctx.state.therapies
+        if t.agent in wanted and t.end is not None and t.end < ctx.date
+    ]
+    if not seen:
+        return None
+    when, agent = max(seen)
+    return agent, when
+
+
+@rule(
     "rate.minimum-duration",
     "Infusion faster than allowed",
     "Hold when the planned infusion time is shorter than the protocol's minimum (methylprednisolone: "

@@ -76,7 +76,10 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
         "Every fact carries a status: `label` (label text or a faithful copy), `secondary` "
         "(compendium or manufacturer page), `literature` (trial or review), `policy` (a clinic "
         "default the label leaves open; configurable) or `unconfirmed` (not seen in a retrieved "
-        "source). Citations read `SOURCE §section rev revision`; the sources are listed at the end.",
+        "source). Citations read `SOURCE §section rev revision`; the sources are listed at the end. "
+        "Contraindications are marked `current` (they stop applying once the condition has "
+        'resolved) or `history` (worded "have or have had" or "history of": a resolved '
+        "condition still counts).",
         "",
         "## Agents",
         "",
@@ -102,6 +105,11 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
     out += _table(
         ["Setting", "Value", "Source"],
         [
+            (
+                "Rate after the reduced-rate hold of an infusion reaction",
+                clinic.reaction_resume.value,
+                _cite(clinic.reaction_resume),
+            ),
             ("Set-up allowance (min)", clinic.setup_minutes.value, _cite(clinic.setup_minutes)),
             (
                 "Disconnection allowance (min)",
@@ -196,6 +204,12 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
         ],
     )
     return "\n".join(out).rstrip() + "\n"
+
+
+_WORDING = {
+    "current": "current: stops applying once resolved",
+    "history": "history: applies to a resolved condition too",
+}
 
 
 def _courses(agent: Agent, profile: ProfileId) -> str:
@@ -320,9 +334,23 @@ def _agent_section(a: Agent) -> list[str]:
             ],
         ),
         (
+            "Switching",
+            [
+                (
+                    f"after {', '.join(r.after)}: at least {r.min_gap} ({r.severity}) - {r.text} "
+                    f"[{'/'.join(x.upper() for x in r.profiles)}]",
+                    r,
+                )
+                for r in a.switching
+            ],
+        ),
+        (
             "Contraindications",
             [
-                (f"{c.text} [{'/'.join(x.upper() for x in c.profiles)}]", c)
+                (
+                    f"{c.text} ({_WORDING[c.wording]}) [{'/'.join(x.upper() for x in c.profiles)}]",
+                    c,
+                )
                 for c in a.contraindications
             ],
         ),
@@ -367,7 +395,46 @@ def _agent_section(a: Agent) -> list[str]:
                 for m in a.monitoring
             ],
         ),
-        ("REMS", [(f"{r.program}: " + " ".join(r.requirements), r) for r in a.rems]),
+        (
+            "Pregnancy and breastfeeding",
+            [
+                *(
+                    (f"Pregnancy status before each dose: {p.value}", p)
+                    for p in (a.pregnancy.pregnancy_status_before_each_dose,)
+                    if p is not None
+                ),
+                *(
+                    (f"Pregnancy test before each dose: {p.value}", p)
+                    for p in (a.pregnancy.pregnancy_test_before_each_dose,)
+                    if p is not None
+                ),
+                *((str(p.value), p) for p in a.pregnancy.pregnancy),
+                *(
+                    (
+                        f"Breastfeeding ({b.advice}): {b.text}"
+                        + (
+                            f" Until {b.after_last_dose} after the last dose."
+                            if b.after_last_dose
+                            else ""
+                        )
+                        + f" [{'/'.join(x.upper() for x in b.profiles)}]",
+                        b,
+                    )
+                    for b in a.pregnancy.breastfeeding
+                ),
+            ],
+        ),
+        (
+            "REMS",
+            [
+                (
+                    f"{r.program} (authorizations on file: {', '.join(r.authorizations)}): "
+                    + " ".join(r.requirements),
+                    r,
+                )
+                for r in a.rems
+            ],
+        ),
         ("Notes", [(str(n.value), n) for n in a.notes]),
     ]
     for title, items in sections:
@@ -606,7 +673,9 @@ def checks_markdown(kb: KnowledgeBase) -> str:
         "recorded reason). `warn`: the nurse acknowledges it before starting. `info`: shown. The "
         "decision is `hold` if any finding holds, else `caution` if any warns, else `go`. Missing data "
         "a rule needs is itself a finding. A finding that rests on a `policy` or `unconfirmed` value "
-        "says so in its message.",
+        "says so in its message. A record holding an infusion dated after the check date is bad "
+        "input and is refused (CLI exit code 2), as a dose calendar refuses a dose given after "
+        "today.",
         "",
         "## Rules",
         "",
@@ -629,6 +698,8 @@ def checks_markdown(kb: KnowledgeBase) -> str:
             window = (
                 str(req.max_age.value)
                 if req.max_age
+                else "the window of its monitoring item"
+                if req.window_from_monitoring
                 else f"clinic default {kb.clinic.screening_max_age.value}"
             )
             rows.append(
@@ -661,12 +732,22 @@ def checks_markdown(kb: KnowledgeBase) -> str:
                     _cite(rule_),
                 )
             )
+        for switch in agent.switching:
+            rows.append(
+                (
+                    f"switch.{switch.id}",
+                    f"within {switch.min_gap} after {', '.join(switch.after)}",
+                    switch.severity,
+                    "/".join(p.upper() for p in switch.profiles),
+                    _cite(switch),
+                )
+            )
         for item in agent.contraindications:
             if item.condition:
                 rows.append(
                     (
                         f"contraindication.{item.condition}",
-                        item.text,
+                        f"{item.text} ({_WORDING[item.wording]})",
                         "hold",
                         "/".join(p.upper() for p in item.profiles),
                         _cite(item),

@@ -90,6 +90,17 @@ class TestCheckCommand:
                 "not a valid date",
             ),
             (("check", str(EXAMPLES / "mitoxantrone.json")), "--agent"),
+            (
+                (
+                    "check",
+                    str(EXAMPLES / "mitoxantrone.json"),
+                    "--agent",
+                    "mitoxantrone",
+                    "--date",
+                    "2026-06-01",
+                ),
+                "after the check date",
+            ),
         ],
     )
     def test_bad_input_exits_2(self, run, argv, message):

@@ -373,6 +373,46 @@ def test_calendar(row: Row, kb: KnowledgeBase):
     assert "Decision support" in calendar.decision_support
 
 
+class TestEuMitoxantroneAfterEarlierTreatment:
+    """RXR-MITO-EU §4.2 (secondary copy): "must not be initiated in patients who have been
+    previously treated with mitoxantrone"; clinical decisions §5."""
+
+    def _calendar(self, kb: KnowledgeBase, profile: str, given: tuple[GivenDose, ...] = ()):
+        return build_calendar(
+            kb,
+            CalendarRequest(
+                "mitoxantrone",
+                d("2026-01-05"),
+                d("2026-01-05") if not given else given[-1].date,
+                profile=profile,  # type: ignore[arg-type]
+                given=given,
+                height_cm=170,
+                weight_kg=70,
+                prior_cumulative_mg_per_m2=24,
+            ),
+        )
+
+    def test_a_prior_cumulative_dose_flags_the_eu_calendar_as_not_to_be_initiated(
+        self, kb: KnowledgeBase
+    ):
+        calendar = self._calendar(kb, "eu")
+        flag = next(f for f in calendar.findings if f.rule == "calendar.prior-treatment")
+        assert flag.severity == "hold"
+        assert "must not be initiated" in flag.message.lower()
+        assert "RXR-MITO-EU" in flag.source
+
+    def test_a_course_already_started_after_earlier_treatment_is_still_flagged(
+        self, kb: KnowledgeBase
+    ):
+        calendar = self._calendar(kb, "eu", (GivenDose(d("2026-01-05"), 21.8),))
+        flag = next(f for f in calendar.findings if f.rule == "calendar.prior-treatment")
+        assert flag.severity == "warn"
+
+    def test_the_us_label_has_no_such_rule(self, kb: KnowledgeBase):
+        calendar = self._calendar(kb, "us")
+        assert all(f.rule != "calendar.prior-treatment" for f in calendar.findings)
+
+
 def test_mitoxantrone_shows_no_dose_past_the_lifetime_limit(kb: KnowledgeBase):
     calendar = build_calendar(
         kb,

@@ -16,6 +16,7 @@ import pytest
 
 from msinfuse.domain.knowledge.schema import KnowledgeBase
 from msinfuse.domain.safety import CheckRequest, check
+from msinfuse.errors import InvalidInput
 from tests.factories import anti_cd20_screening, doses, lab, make_state
 
 D = date(2026, 11, 24)
@@ -412,6 +413,181 @@ ROWS = [
         "contraindication.stroke",
         None,
     ),
+    # "current" versus "history of" (clinical decisions §5)
+    Row(
+        "a resolved PML still contraindicates natalizumab (US: have or have had PML)",
+        "OLD-NTZ-HL §4; clinical decisions §5",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "conditions": [{"condition": "pml", "onset": "2019-03-01", "resolved": "2020-01-15"}],
+        },
+        "contraindication.pml",
+        "hold",
+        message="resolved 2020-01-15",
+    ),
+    Row(
+        "a resolved PML still contraindicates natalizumab in the EU",
+        "EPI-TYS §2; NTZ-CH; clinical decisions §5",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "conditions": [{"condition": "pml", "onset": "2019-03-01", "resolved": "2020-01-15"}],
+        },
+        "contraindication.pml",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a stroke in 2020, resolved, contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2; LEM-BR; clinical decisions §5",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {"condition": "stroke", "onset": "2020-05-01", "resolved": "2020-06-01"}
+            ],
+        },
+        "contraindication.stroke",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a resolved cervicocephalic arterial dissection contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2; LEM-BR",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {
+                    "condition": "arterial_dissection",
+                    "onset": "2021-02-01",
+                    "resolved": "2021-04-01",
+                }
+            ],
+        },
+        "contraindication.arterial_dissection",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a past myocardial infarction or angina contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2; LEM-BR",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {
+                    "condition": "myocardial_infarction_or_angina",
+                    "onset": "2018-09-01",
+                    "resolved": "2018-10-01",
+                }
+            ],
+        },
+        "contraindication.myocardial_infarction_or_angina",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a resolved stroke is not a US alemtuzumab contraindication (US §4 not confirmed)",
+        "ISI-LEM; label source check §2",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {"condition": "stroke", "onset": "2020-05-01", "resolved": "2020-06-01"}
+            ],
+        },
+        "contraindication.stroke",
+        None,
+    ),
+    Row(
+        "hypertension brought under control no longer contraindicates alemtuzumab (current wording)",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [
+                {
+                    "condition": "uncontrolled_hypertension",
+                    "onset": "2025-01-01",
+                    "resolved": "2025-06-01",
+                }
+            ],
+        },
+        "contraindication.uncontrolled_hypertension",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "uncontrolled hypertension on the day contraindicates alemtuzumab in the EU",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "conditions": [{"condition": "uncontrolled_hypertension", "onset": "2026-10-01"}],
+        },
+        "contraindication.uncontrolled_hypertension",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a malignancy in remission is not an active malignancy (EU ublituximab, current wording)",
+        "S36 §4.3",
+        "ublituximab",
+        {
+            **CD20,
+            "conditions": [
+                {"condition": "active_malignancy", "onset": "2015-01-01", "resolved": "2016-01-01"}
+            ],
+        },
+        "contraindication.active_malignancy",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "an active malignancy contraindicates ublituximab in the EU",
+        "S36 §4.3",
+        "ublituximab",
+        {**CD20, "conditions": [{"condition": "active_malignancy", "onset": "2026-09-01"}]},
+        "contraindication.active_malignancy",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "a past life-threatening ocrelizumab reaction stays a contraindication once resolved",
+        "S02 §4",
+        "ocrelizumab",
+        {
+            **CD20,
+            "conditions": [
+                {
+                    "condition": "life_threatening_irr:ocrelizumab",
+                    "onset": "2025-06-01",
+                    "resolved": "2025-06-02",
+                }
+            ],
+        },
+        "contraindication.life_threatening_irr",
+        "hold",
+    ),
+    Row(
+        "a resolved hypersensitivity reaction to the agent still holds",
+        "OLD-NTZ-HL §4",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "conditions": [
+                {
+                    "condition": "hypersensitivity:natalizumab",
+                    "onset": "2025-12-01",
+                    "resolved": "2025-12-02",
+                }
+            ],
+        },
+        "hypersensitivity.history",
+        "hold",
+    ),
     Row(
         "EU: mitoxantrone is not started after earlier mitoxantrone treatment",
         "RXR-MITO-EU §4.1",
@@ -424,6 +600,258 @@ ROWS = [
         "contraindication.prior_mitoxantrone",
         "hold",
         profile="eu",
+    ),
+    Row(
+        "EU: a prior cumulative mitoxantrone dose on record means it must not be initiated",
+        "RXR-MITO-EU §4.2; label source check §1; clinical decisions §5",
+        "mitoxantrone",
+        {
+            **_mitoxantrone_ok(),
+            "ms_course": "RRMS",
+            "prior_cumulative_mg_per_m2": {"mitoxantrone": 36},
+        },
+        "contraindication.prior_mitoxantrone",
+        "hold",
+        profile="eu",
+        message="prior cumulative dose of 36 mg/m2",
+    ),
+    Row(
+        "EU: mitoxantrone infusions before the current plan count as earlier treatment",
+        "RXR-MITO-EU §4.2",
+        "mitoxantrone",
+        {
+            **_mitoxantrone_ok(),
+            "ms_course": "RRMS",
+            "administrations": doses("mitoxantrone", "2019-01-10", dose_mg=21.8),
+            "plans": [{"agent": "mitoxantrone", "start": "2026-11-24"}],
+        },
+        "contraindication.prior_mitoxantrone",
+        "hold",
+        profile="eu",
+    ),
+    Row(
+        "US: a prior cumulative mitoxantrone dose is counted against 140 mg/m2, not a contraindication",
+        "NOV-LBL-COPY; clinical decisions §3",
+        "mitoxantrone",
+        {**_mitoxantrone_ok(), "prior_cumulative_mg_per_m2": {"mitoxantrone": 36}},
+        "contraindication.prior_mitoxantrone",
+        None,
+    ),
+    Row(
+        "EU: later doses of a course begun after earlier mitoxantrone are flagged",
+        "RXR-MITO-EU §4.2",
+        "mitoxantrone",
+        {
+            **_mitoxantrone_ok(),
+            "ms_course": "RRMS",
+            "prior_cumulative_mg_per_m2": {"mitoxantrone": 24},
+            "administrations": doses("mitoxantrone", "2026-08-24", dose_mg=21.8),
+        },
+        "spacing.prior-treatment",
+        "warn",
+        profile="eu",
+    ),
+    # ------------------------------------------------------------- REMS and monitored tasks
+    Row(
+        "US alemtuzumab without a LEMTRADA REMS enrolment on file is a hold",
+        "DM-LEM boxed warning; LEM-HL-2014; clinical decisions §5 (missing data is a finding)",
+        "alemtuzumab",
+        _alemtuzumab_first(),
+        "rems.enrolment",
+        "hold",
+        message="LEMTRADA REMS",
+    ),
+    Row(
+        "a LEMTRADA REMS authorization on file satisfies the enrolment check",
+        "DM-LEM boxed warning",
+        "alemtuzumab",
+        {
+            **_alemtuzumab_first(),
+            "authorizations": [{"program": "LEMTRADA-REMS", "date": "2026-11-01"}],
+        },
+        "rems.enrolment",
+        None,
+    ),
+    Row(
+        "the EU profile has no REMS enrolment check",
+        "EPI-LEM; clinical decisions §1",
+        "alemtuzumab",
+        _alemtuzumab_first(),
+        "rems.enrolment",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "the anti-JCV retest is dated from the last negative test, as on the monitoring list",
+        "MIMS-SG-NTZ; clinical decisions §6",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "labs": [
+                lab("jcv_antibody", "negative", date(2025, 5, 10)),
+                lab("cbc", "normal", date(2025, 11, 1)),
+            ],
+        },
+        "natalizumab.jcv-status",
+        "warn",
+        message="due 2025-11-10",
+    ),
+    Row(
+        "a TYRUKO REMS authorization counts for re-authorization",
+        "TYR-APPR; R2",
+        "natalizumab",
+        {**_natalizumab_ok(), "authorizations": [{"program": "TYRUKO-REMS", "date": "2026-08-01"}]},
+        "natalizumab.touch-authorization",
+        None,
+    ),
+    Row(
+        "a TOUCH authorization older than the 6-month re-authorization item holds",
+        "PDR-NTZ; R2",
+        "natalizumab",
+        {**_natalizumab_ok(), "authorizations": [{"program": "TOUCH", "date": "2026-05-01"}]},
+        "natalizumab.touch-authorization",
+        "hold",
+        message="re-authorization was due 2026-11-01",
+    ),
+    # ------------------------------------------------------------- clinic policies (unsettled)
+    Row(
+        "natalizumab 3 months after the last ocrelizumab dose is a warning (clinic washout 6 months)",
+        "MSINFUSE-POLICY switching; MIMS-SG-NTZ precautions",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "administrations": doses("ocrelizumab", "2026-08-24", dose_mg=600),
+            "authorizations": [{"program": "TOUCH", "date": "2026-11-01"}],
+            "procedures": [{"procedure": "mri_brain", "date": "2026-11-01"}],
+            "labs": [
+                lab("jcv_antibody", "negative", date(2026, 11, 1)),
+                lab("cbc", "normal", date(2026, 11, 1)),
+            ],
+        },
+        "switch.anti-cd20-washout",
+        "warn",
+        message="rests on a policy value",
+    ),
+    Row(
+        "natalizumab 7 months after the last anti-CD20 dose needs no washout warning",
+        "MSINFUSE-POLICY switching",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "administrations": doses("rituximab", "2026-04-20", dose_mg=500),
+            "authorizations": [{"program": "TOUCH", "date": "2026-11-01"}],
+        },
+        "switch.anti-cd20-washout",
+        None,
+    ),
+    Row(
+        "a patient already on natalizumab after the switch has no washout warning",
+        "MSINFUSE-POLICY switching",
+        "natalizumab",
+        {
+            **_natalizumab_ok(),
+            "therapies": [{"agent": "ocrelizumab", "start": "2024-01-01", "end": "2025-11-01"}],
+        },
+        "switch.anti-cd20-washout",
+        None,
+    ),
+    Row(
+        "an IgG older than the 6-month immunoglobulin item before a maintenance dose is a policy warning",
+        "MSINFUSE-POLICY anti-CD20 immunoglobulins; S03 §5.4",
+        "ocrelizumab",
+        {
+            "labs": [*anti_cd20_screening(date(2025, 10, 20)), lab("igg", 9, date(2026, 3, 1))],
+            "administrations": doses("ocrelizumab", "2025-11-03", "2025-11-17", "2026-04-20"),
+        },
+        "screening.immunoglobulins-before-dose",
+        "warn",
+        on=date(2026, 10, 5),
+        message="rests on a policy value",
+    ),
+    Row(
+        "a recent IgG before a maintenance dose satisfies the immunoglobulin policy",
+        "MSINFUSE-POLICY anti-CD20 immunoglobulins",
+        "ocrelizumab",
+        {
+            "labs": [*anti_cd20_screening(date(2025, 10, 20)), lab("igg", 9, date(2026, 9, 1))],
+            "administrations": doses("ocrelizumab", "2025-11-03", "2025-11-17", "2026-04-20"),
+        },
+        "screening.immunoglobulins-before-dose",
+        None,
+        on=date(2026, 10, 5),
+    ),
+    # ------------------------------------------------------------- pregnancy and breastfeeding
+    Row(
+        "a breastfeeding patient is a hold before alemtuzumab (EU: not during a course and 4 months after)",
+        "EPI-LEM §2; LEM-MIMS-MY §4.6; label source check §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": True},
+        "breastfeeding",
+        "hold",
+        profile="eu",
+        message="4 months",
+    ),
+    Row(
+        "a breastfeeding patient is a hold before alemtuzumab (US, secondary sources)",
+        "CIGNA-ALEM; LACTMED-LEM; label source check §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": True},
+        "breastfeeding",
+        "hold",
+    ),
+    Row(
+        "a patient who does not breastfeed has no breastfeeding finding",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": False},
+        "breastfeeding",
+        None,
+        profile="eu",
+    ),
+    Row(
+        "an unrecorded breastfeeding status before alemtuzumab is a reminder to ask",
+        "EPI-LEM §2; clinical decisions §5 (missing data is a finding)",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "breastfeeding": None},
+        "breastfeeding.status",
+        "info",
+        profile="eu",
+    ),
+    Row(
+        "breastfeeding is allowed with ocrelizumab under the EU SmPC",
+        "S13 §SmPC 4.6",
+        "ocrelizumab",
+        {**CD20, "breastfeeding": True},
+        "breastfeeding",
+        "info",
+        profile="eu",
+    ),
+    Row(
+        "breastfeeding without an established rule for the agent is left to the prescriber",
+        "clinical decisions §1, §5",
+        "natalizumab",
+        {**_natalizumab_ok(), "breastfeeding": True},
+        "breastfeeding",
+        "warn",
+    ),
+    Row(
+        "a pregnant patient before EU alemtuzumab is a hold naming the 4-month contraception period",
+        "EPI-LEM §2",
+        "alemtuzumab",
+        {**_alemtuzumab_first(), "pregnant": True},
+        "pregnancy.status",
+        "hold",
+        profile="eu",
+        message="4 months after the last dose",
+    ),
+    Row(
+        "a pregnant patient before rituximab cites the label's embryo-fetal toxicity",
+        "S67 ISI; S56",
+        "rituximab",
+        {**CD20, "pregnant": True},
+        "pregnancy.status",
+        "hold",
+        message="Embryo-fetal toxicity",
     ),
     # ------------------------------------------------------------- labs
     Row(
@@ -1017,6 +1445,18 @@ def test_check_rule(row: Row, kb: KnowledgeBase):
         assert row.message in finding.message
     if row.severity == "hold":
         assert result.decision == "hold"
+
+
+def test_an_infusion_recorded_after_the_check_date_is_refused(kb: KnowledgeBase):
+    """Clinical decisions §5: administrations dated after the check date are bad input."""
+    state = make_state(**{**CD20, "administrations": doses("ocrelizumab", "2026-12-01")})
+    with pytest.raises(InvalidInput, match="after the check date"):
+        check(kb, state, CheckRequest("ocrelizumab", D))
+
+
+def test_an_infusion_on_the_check_date_itself_is_accepted(kb: KnowledgeBase):
+    state = make_state(**{**CD20, "administrations": doses("ocrelizumab", D)})
+    assert check(kb, state, CheckRequest("ocrelizumab", D)).infusion_number == 1
 
 
 class TestDecisions:

@@ -109,6 +109,53 @@ class TestNatalizumab:
         item = _items(kb, state, date(2026, 11, 24))[("natalizumab", "jcv-retest-negative")]
         assert (item.due, item.status) == (date(2026, 11, 1), "overdue")
 
+    def test_the_retest_is_dated_from_the_last_negative_test_even_one_before_infusion_1(
+        self, kb: KnowledgeBase
+    ):
+        """Clinical decisions §6: every 6 months while negative, from the last test (the check
+        dates it the same way)."""
+        state = make_state(
+            administrations=doses("natalizumab", "2026-01-05", "2026-02-02", "2026-03-02"),
+            labs=[lab("jcv_antibody", "negative", "2025-05-10")],
+        )
+        item = _items(kb, state, date(2026, 3, 20))[("natalizumab", "jcv-retest-negative")]
+        assert (item.due, item.status, item.last_done) == (
+            date(2025, 11, 10),
+            "overdue",
+            date(2025, 5, 10),
+        )
+
+    def test_without_a_valid_anti_jcv_result_the_test_is_due_at_the_first_infusion(
+        self, kb: KnowledgeBase
+    ):
+        """Clinical decisions §6 and MIMS-SG-NTZ: test before starting (or if status unknown)."""
+        state = make_state(administrations=doses("natalizumab", "2026-01-05", "2026-02-02"))
+        item = _items(kb, state, date(2026, 3, 1))[("natalizumab", "jcv-retest-negative")]
+        assert (item.due, item.status) == (date(2026, 1, 5), "overdue")
+
+    def test_a_sample_taken_within_2_weeks_of_plasma_exchange_does_not_count(
+        self, kb: KnowledgeBase
+    ):
+        """MIMS-SG-NTZ; clinical decisions §6."""
+        state = make_state(
+            administrations=doses("natalizumab", "2026-01-05", "2026-10-27"),
+            labs=[
+                lab("jcv_antibody", "negative", "2026-03-01"),
+                lab("jcv_antibody", "negative", "2026-09-10"),
+            ],
+            procedures=[{"procedure": "plasma_exchange", "date": "2026-09-01"}],
+        )
+        item = _items(kb, state, date(2026, 11, 24))[("natalizumab", "jcv-retest-negative")]
+        assert (item.due, item.last_done) == (date(2026, 9, 1), date(2026, 3, 1))
+
+    def test_a_tyruko_rems_authorization_counts_as_re_authorization(self, kb: KnowledgeBase):
+        state = make_state(
+            administrations=doses("natalizumab", "2026-01-05", "2026-10-27"),
+            authorizations=[{"program": "TYRUKO-REMS", "date": "2026-07-01"}],
+        )
+        item = _items(kb, state, date(2026, 11, 24))[("natalizumab", "touch-reauthorization")]
+        assert item.due == date(2027, 1, 1)
+
     def test_mri_every_3_months_at_higher_pml_risk_and_yearly_otherwise(self, kb: KnowledgeBase):
         base = {
             "administrations": doses("natalizumab", "2023-09-01", "2026-10-27"),

@@ -65,6 +65,17 @@ def test_retest_every_6_months_while_negative(kb: KnowledgeBase):
     assert pml_risk(kb, "positive", 2.0, 30, False).retest_due is None
 
 
+def test_the_risk_report_dates_the_retest_from_the_last_valid_negative_test(kb: KnowledgeBase):
+    """The same date as the monitoring list and the check (one source of truth, §6)."""
+    state = make_state(
+        administrations=doses("natalizumab", "2026-01-05", "2026-02-02", "2026-03-02"),
+        labs=[lab("jcv_antibody", "negative", "2025-05-10")],
+    )
+    risk = pml_risk_from_state(kb, state, date(2026, 3, 20))
+    assert risk.retest_due == date(2025, 11, 10)
+    assert risk.retest_interval_months == 6
+
+
 def test_low_index_retest_after_two_years_without_prior_immunosuppressant(kb: KnowledgeBase):
     assert pml_risk(kb, "positive", 1.0, 24, False).retest_interval_months == 6
     assert pml_risk(kb, "positive", 1.0, 12, False).retest_interval_months is None

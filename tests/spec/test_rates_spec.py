@@ -297,6 +297,37 @@ def test_rate_plan(row: Row, kb: KnowledgeBase):
     assert plan.labels
 
 
+class TestAlemtuzumabHerpesProphylaxis:
+    """LEM-US-COPY §2 (US: from day 1, at least 2 months or until CD4 >= 200, whichever is
+    later); EPI-LEM §2 (EU: treatment days and 1 month after the course)."""
+
+    def _herpes(self, kb: KnowledgeBase, infusion: int, profile: str = "us"):
+        plan = plan_infusion(kb, RateRequest("alemtuzumab", infusion, profile))  # type: ignore[arg-type]
+        return next((p for p in plan.premedications if p.id == "herpes-prophylaxis"), None), plan
+
+    def test_infusion_1_premedication_starts_herpes_prophylaxis_on_day_1(self, kb: KnowledgeBase):
+        herpes, plan = self._herpes(kb, 1)
+        assert herpes is not None
+        assert herpes.required
+        assert herpes.route == "oral"
+        assert "day 1" in (herpes.note or "")
+        assert "2 months" in (herpes.note or "")
+        assert "200" in (herpes.note or "")
+        assert plan.premedication_lead_minutes == 60  # oral prophylaxis adds no chair time
+
+    def test_the_eu_plan_continues_prophylaxis_1_month_after_the_course(self, kb: KnowledgeBase):
+        herpes, _ = self._herpes(kb, 1, "eu")
+        assert herpes is not None
+        assert "1 month" in (herpes.note or "")
+        assert "CD4" not in (herpes.note or "")
+
+    def test_prophylaxis_starts_again_on_day_1_of_course_2(self, kb: KnowledgeBase):
+        assert self._herpes(kb, 6)[0] is not None  # course 2, day 1
+
+    def test_later_days_of_a_course_do_not_restart_it(self, kb: KnowledgeBase):
+        assert self._herpes(kb, 2)[0] is None
+
+
 class TestReactionReplanning:
     def test_grade_2_halves_the_rate_at_onset_for_30_minutes_then_steps_up(self, kb: KnowledgeBase):
         plan = plan_infusion(kb, RateRequest("ocrelizumab", 1))
@@ -307,6 +338,32 @@ class TestReactionReplanning:
         assert after.rate_ml_per_h == 60  # back to the rate at onset, then up along the protocol
         assert round(sum(s.volume_ml for s in replanned.steps), 6) == 250
         assert round(replanned.infusion_minutes, 2) == 183.33
+
+    def test_the_resume_rate_after_the_hold_is_the_clinic_policy_and_is_shown(
+        self, kb: KnowledgeBase
+    ):
+        """The labels say to increase again 'as tolerated' without the rate to resume at
+        (clinical decisions §4): the clinic's choice is a policy value, named in the plan."""
+        plan = plan_infusion(kb, RateRequest("ocrelizumab", 1))
+        replanned = replan_after_reaction(kb, plan, 45, 2)
+        note = next(f for f in replanned.findings if f.rule == "rates.reaction-replanned")
+        assert "clinic policy: rate at onset" in note.message
+        assert any(
+            f.rule == "provenance.policy" and "resumes" in f.message for f in replanned.findings
+        )
+
+    def test_a_clinic_may_climb_from_the_reduced_rate_instead(self, kb: KnowledgeBase):
+        policy = kb.clinic.reaction_resume.model_copy(update={"value": "step_up_from_reduced"})
+        other = kb.model_copy(
+            update={"clinic": kb.clinic.model_copy(update={"reaction_resume": policy})}
+        )
+        plan = plan_infusion(other, RateRequest("ocrelizumab", 1))
+        replanned = replan_after_reaction(other, plan, 45, 2)
+        after = [(s.start_min, s.rate_ml_per_h) for s in replanned.steps if s.start_min >= 75]
+        assert after[:3] == [(75, 60), (105, 90), (135, 120)]  # +30 mL/h every 30 min
+        assert round(sum(s.volume_ml for s in replanned.steps), 6) == 250
+        note = next(f for f in replanned.findings if f.rule == "rates.reaction-replanned")
+        assert "step up from reduced" in note.message
 
     def test_grade_3_stops_and_restarts_at_half_rate_once_resolved(self, kb: KnowledgeBase):
         plan = plan_infusion(kb, RateRequest("ocrelizumab", 3))

@@ -10,7 +10,7 @@ as :class:`Finding` values, never as exceptions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,13 +24,18 @@ _ORDER: dict[str, int] = {"hold": 0, "warn": 1, "info": 2}
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One finding: a stable rule id, a severity, a plain message and its citation."""
+    """One finding: a stable rule id, a severity, a plain message and its citation.
+
+    ``facts`` are the knowledge-base facts the finding was made from (not shown, not
+    compared): the test that every checked fact is read by a rule looks at them.
+    """
 
     severity: Severity
     rule: str
     message: str
     source: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
+    facts: tuple[Fact, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def from_fact(
@@ -42,9 +47,26 @@ class Finding:
         data: Mapping[str, Any] | None = None,
     ) -> Finding:
         """A finding citing ``fact``; a finding resting on a policy or unconfirmed value says so."""
-        if fact.is_weak:
-            message = f"{message} [rests on a {fact.status} value]"
-        return cls(severity, rule, message, fact.citation_text(), dict(data or {}))
+        return cls.from_facts(severity, rule, message, (fact,), data)
+
+    @classmethod
+    def from_facts(
+        cls,
+        severity: Severity,
+        rule: str,
+        message: str,
+        facts: Sequence[Fact],
+        data: Mapping[str, Any] | None = None,
+    ) -> Finding:
+        """A finding citing every fact of ``facts`` (citations joined, repeats dropped). It
+        says it rests on a policy or unconfirmed value when no stronger fact backs it."""
+        if not facts:
+            raise ValueError("a finding made from facts needs at least one fact")
+        if all(f.is_weak for f in facts):
+            weakest = "unconfirmed" if any(f.status == "unconfirmed" for f in facts) else "policy"
+            message = f"{message} [rests on a {weakest} value]"
+        citations = list(dict.fromkeys(str(c) for f in facts for c in f.cite))
+        return cls(severity, rule, message, "; ".join(citations), dict(data or {}), tuple(facts))
 
 
 def decide(findings: Iterable[Finding]) -> Decision:

@@ -199,6 +199,21 @@ class PatientState:
         """The active condition called ``name`` on ``day``, if any."""
         return next((c for c in self.active_conditions(day) if c.condition == name), None)
 
+    def had_condition(self, name: str, day: date) -> Condition | None:
+        """The condition called ``name`` recorded at any time up to ``day``, resolved or not
+        (an active record first, then the most recent onset); ``None`` when there is none."""
+        found = [
+            c
+            for c in self.conditions
+            if c.condition == name and (c.onset is None or c.onset <= day)
+        ]
+        if not found:
+            return None
+        active = [c for c in found if c.active_on(day)]
+        if active:
+            return active[0]
+        return max(found, key=lambda c: (c.onset or date.min, c.resolved or date.min))
+
     def plan_for(self, agent: str) -> PlanRef | None:
         """The plan recorded for ``agent``, if any."""
         return next((p for p in self.plans if p.agent == agent), None)

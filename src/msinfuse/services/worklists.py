@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from msinfuse.domain.monitoring import monitoring_status
 from msinfuse.errors import InvalidInput
 from msinfuse.persistence import repositories as repo
 from msinfuse.services import audit
@@ -63,8 +64,9 @@ def monitoring_due(
     window = ctx.kb.clinic.due_soon_days.value
     rows = repo.worklist_monitoring(session, day + timedelta(days=window), _site(session, site))
     audit.record(session, ctx, "worklist", "monitoring", None)
+    # The status is the monitoring list's own (one source of truth for due dates and status).
     return [
-        _iso({**r, "status": "overdue" if r["due_on"] < day else "due"})
+        _iso({**r, "status": monitoring_status(r["due_on"], day, window)})
         for r in rows
         if r["until_on"] is None or r["until_on"] >= day
     ]

@@ -99,6 +99,21 @@ class TestTheKnowledgeBaseLoads:
             assert source.revision
             assert source.jurisdiction
 
+    def test_history_of_contraindications_are_worded_as_history(self, kb: KnowledgeBase):
+        def wording(agent: str, condition: str, profile: str) -> str:
+            return next(
+                c.wording
+                for c in kb.agents[agent].contraindications
+                if c.condition == condition and profile in c.profiles
+            )
+
+        assert wording("natalizumab", "pml", "us") == "history"
+        assert wording("natalizumab", "pml", "eu") == "history"
+        for condition in ("stroke", "arterial_dissection", "myocardial_infarction_or_angina"):
+            assert wording("alemtuzumab", condition, "eu") == "history"
+        assert wording("alemtuzumab", "active_infection", "eu") == "current"
+        assert wording("ublituximab", "active_malignancy", "eu") == "current"
+
     def test_unconfirmed_codes_carry_no_exportable_value(self, kb: KnowledgeBase):
         codes = [node for _, node in walk(kb) if isinstance(node, Code)]
         assert any(c.status == "unconfirmed" for c in codes)
@@ -168,7 +183,9 @@ class TestProfileDifferencesFromTheClinicalDecisions:
         for agent_id in ("ocrelizumab", "ublituximab"):
             eu = [s for s in kb.agents[agent_id].screening if "eu" in s.profiles]
             assert eu
-            assert all(s.status == "unconfirmed" for s in eu)
+            # Either the US rule applied and flagged, or a clinic policy for both profiles.
+            assert all(s.status in ("unconfirmed", "policy") for s in eu)
+            assert any(s.status == "unconfirmed" for s in eu)
 
 
 class TestBrokenFilesAreRejected:
@@ -193,6 +210,26 @@ class TestBrokenFilesAreRejected:
         assert info.value.file == "agents/natalizumab.yaml"
         assert info.value.path == "rate_protocols[0].cite[0]"
         assert "NOPE-1" in info.value.problem
+
+    def test_a_contraindication_without_its_wording_is_rejected(self, data_copy: Path):
+        def drop(data):
+            del data["contraindications"][0]["wording"]
+
+        _rewrite(data_copy / "agents" / "natalizumab.yaml", drop)
+        with pytest.raises(KnowledgeBaseError) as info:
+            load_knowledge_base(data_copy)
+        assert info.value.file == "agents/natalizumab.yaml"
+        assert info.value.path == "contraindications[0].wording"
+
+    def test_a_source_without_its_strength_is_rejected(self, data_copy: Path):
+        def drop(data):
+            del data["sources"][3]["strength"]
+
+        _rewrite(data_copy / "sources.yaml", drop)
+        with pytest.raises(KnowledgeBaseError) as info:
+            load_knowledge_base(data_copy)
+        assert info.value.file == "sources.yaml"
+        assert info.value.path == "sources[3].strength"
 
     def test_a_negative_dose_names_the_file_and_field(self, data_copy: Path):
         def negative(data):

@@ -168,6 +168,7 @@ class _Walker:
         if r.prior_cumulative_mg_per_m2 < 0:
             raise InvalidInput("the cumulative dose already received cannot be negative")
         self.cumulative = r.prior_cumulative_mg_per_m2
+        self._prior_treatment_flag()
         if self.regimen.cumulative_limit_mg_per_m2 is not None:
             self.limit = self.regimen.cumulative_limit_mg_per_m2.get(self.profile)
             if self.limit is None:
@@ -185,6 +186,47 @@ class _Walker:
                     f"{self.agent.name} lifetime cumulative limit (mg/m2)",
                     self.limit.value,
                 )
+
+    def _prior_treatment_flag(self) -> None:
+        """EU mitoxantrone must not be initiated after earlier mitoxantrone: a prior cumulative
+        dose on record is that earlier treatment (clinical-decisions §5)."""
+        if self.request.prior_cumulative_mg_per_m2 <= 0:
+            return
+        rule = next(
+            (
+                c
+                for c in self.agent.contraindications
+                if c.condition == f"prior_{self.agent.id}" and self.profile in c.profiles
+            ),
+            None,
+        )
+        if rule is None:
+            return
+        self.log.use(rule, f"{self.agent.name} after earlier treatment")
+        prior = self.request.prior_cumulative_mg_per_m2
+        if self.request.given:
+            self.findings.append(
+                Finding.from_fact(
+                    "warn",
+                    "calendar.prior-treatment",
+                    f"A prior cumulative dose of {prior:g} mg/m2 is on record, so this course "
+                    f"followed earlier {self.agent.name} treatment: {rule.text} Further doses need "
+                    "a prescriber decision.",
+                    rule,
+                    {"prior_cumulative_mg_per_m2": prior},
+                )
+            )
+            return
+        self.findings.append(
+            Finding.from_fact(
+                "hold",
+                "calendar.prior-treatment",
+                f"A prior cumulative dose of {prior:g} mg/m2 is on record: {rule.text} The doses "
+                "below are shown for planning only.",
+                rule,
+                {"prior_cumulative_mg_per_m2": prior},
+            )
+        )
 
     def _dose_mg(self, block: DoseBlock, index: int) -> tuple[float, float | None]:
         dose = block.doses[index]

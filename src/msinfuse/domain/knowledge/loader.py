@@ -208,6 +208,19 @@ def _cross_check(kb: KnowledgeBase) -> None:
             raise KnowledgeBaseError(
                 file, "pml.default_table", f"unknown PML table {agent.pml.default_table!r}"
             )
+        for index, req in enumerate(agent.screening):
+            if not req.window_from_monitoring:
+                continue
+            for profile in req.profiles:
+                for code in req.tests:
+                    if not any(
+                        code in m.satisfied_by and profile in m.profiles for m in agent.monitoring
+                    ):
+                        raise KnowledgeBaseError(
+                            file,
+                            f"screening[{index}].window_from_monitoring",
+                            f"no {profile} monitoring item of {agent.id} is satisfied by {code!r}",
+                        )
         for index, premed in enumerate(agent.premedications):
             if premed.lead_from_protocol is None:
                 continue

@@ -67,13 +67,31 @@ DerivedCondition = Literal["under_18", "concomitant_dmt", "prior_mitoxantrone"]
 """Contraindications the engines derive from the record (age, therapies) rather than read."""
 
 DocType = Literal[
-    "us_label", "eu_smpc", "eu_leaflet", "manufacturer_page", "compendium", "trial",
+    "us_label", "eu_smpc", "eu_leaflet", "other_label", "manufacturer_page", "compendium", "trial",
     "review", "guideline", "regulatory_notice", "news", "terminology", "code_repository",
     "clinic_policy", "forum", "ai_summary",
 ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------ sources
+
+
+SourceStrength = Literal["P", "C", "M", "S", "W", "D"]
+"""How strong a source is (the label source check's grading, extended):
+
+- ``P`` primary: FDA or EMA text, openFDA label JSON;
+- ``C`` a verbatim copy of label text on a third-party site, or a non-US/non-EU label using
+  the same text;
+- ``M`` a manufacturer HCP page that cites the prescribing information;
+- ``S`` a compendium, summary, guideline, trial or review;
+- ``W`` weak: an AI-generated summary, a forum post, an unattributed repository quote, or
+  nothing retrieved at all;
+- ``D`` msinfuse's own decision and clinic-policy documents.
+
+:data:`msinfuse.domain.knowledge.audit.STRONGEST_STATUS` maps each grade to the strongest
+fact status it can carry.
+"""
+SOURCE_STRENGTHS: tuple[str, ...] = get_args(SourceStrength)
 
 
 class Source(Frozen):
@@ -83,8 +101,12 @@ class Source(Frozen):
     title: str
     urls: tuple[str, ...] = ()
     doc_type: DocType
+    strength: SourceStrength = Field(
+        description="P primary, C label copy, M manufacturer page, S compendium or literature, "
+        "W weak, D msinfuse decision or policy."
+    )
     revision: str = Field(description="Label revision or publication / snapshot date.")
-    jurisdiction: Literal["US", "EU", "UK", "CH", "HK", "SG", "MY", "NO", "SE", "intl"]
+    jurisdiction: Literal["US", "EU", "UK", "CH", "HK", "SG", "MY", "NO", "SE", "BR", "ID", "intl"]
     note: str | None = None
 
 
@@ -407,17 +429,30 @@ class LabRequirement(Fact):
     ``when``: ``first_dose`` (before the agent's first dose), ``every_dose``, ``course_start``
     (the first dose of every course) or ``later_course`` (the first dose of course 2 on).
     A result counts when it is no older than ``max_age`` (default: the clinic's screening
-    window) and, for ``every_dose``, dated after the previous dose.
+    window) and, for ``every_dose``, dated after the previous dose. With
+    ``window_from_monitoring`` the agent's monitoring item for each test decides instead.
     """
 
     id: str
     when: Literal["first_dose", "every_dose", "course_start", "later_course"]
     tests: tuple[TestCode | ProcedureCode, ...] = Field(min_length=1)
     max_age: Cited[Duration] | None = None
+    window_from_monitoring: bool = Field(
+        default=False,
+        description="A result counts while the agent's monitoring item for that test is not "
+        "overdue on the day of the dose: the monitoring item's interval is the window, one "
+        "source for the check and the monitoring list.",
+    )
     severity_missing: Severity = "hold"
     text: str
     profiles: tuple[ProfileId, ...] = PROFILES
     only_if_childbearing_potential: bool = False
+
+    @model_validator(mode="after")
+    def _one_window(self) -> LabRequirement:
+        if self.window_from_monitoring and self.max_age is not None:
+            raise ValueError("give max_age or window_from_monitoring, not both")
+        return self
 
 
 class LabLimit(Fact):
@@ -438,6 +473,22 @@ class LabLimit(Fact):
     )
 
 
+class SwitchRule(Fact):
+    """A gap between an earlier therapy and this agent (switching).
+
+    Applies when the last dose of one of ``after`` (agent, alternative or therapy ids) is more
+    recent than the last dose of this agent: the dose is then due no earlier than ``min_gap``
+    after it, else the rule's severity.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    after: tuple[str, ...] = Field(min_length=1)
+    min_gap: Duration
+    severity: Severity
+    text: str
+    profiles: tuple[ProfileId, ...] = PROFILES
+
+
 class VaccineRule(Fact):
     """Vaccines must be given at least ``min_before`` before a dose (or course)."""
 
@@ -449,12 +500,25 @@ class VaccineRule(Fact):
     profiles: tuple[ProfileId, ...] = PROFILES
 
 
+ContraindicationWording = Literal["current", "history"]
+"""How the label words a contraindication (clinical-decisions §5):
+
+- ``current``: the condition must be present on the day of the dose ("active infection",
+  "active malignancy"); a condition recorded as resolved no longer applies;
+- ``history``: the label says "have or have had" or "history of" (natalizumab PML, EU
+  alemtuzumab stroke): any record of the condition up to the day of the dose applies,
+  resolved or not.
+"""
+
+
 class Contraindication(Fact):
     """A contraindication. ``condition`` is a coded condition where the engines can match
     it (a patient condition such as ``pml`` or ``hiv``, or one derived from the record such
-    as ``under_18``); ``None`` for text-only items."""
+    as ``under_18``); ``None`` for text-only items. ``wording`` records whether the label
+    means a current condition or a history of it."""
 
     condition: ConditionCode | DerivedCondition | None = None
+    wording: ContraindicationWording
     text: str
     profiles: tuple[ProfileId, ...] = PROFILES
 
@@ -493,6 +557,20 @@ class SideEffect(Incidence):
     category: SideEffectCategory
 
 
+class Breastfeeding(Fact):
+    """What a label says about breastfeeding.
+
+    ``advice``: ``avoid`` (do not breastfeed during treatment and for ``after_last_dose``
+    after it: a breastfeeding patient is a hold), ``allowed`` (shown as information) or
+    ``weigh`` (the prescriber weighs benefit and risk: a warning).
+    """
+
+    advice: Literal["avoid", "allowed", "weigh"]
+    text: str
+    after_last_dose: Duration | None = None
+    profiles: tuple[ProfileId, ...] = PROFILES
+
+
 class Pregnancy(Frozen):
     """Pregnancy, contraception and breastfeeding facts."""
 
@@ -500,7 +578,7 @@ class Pregnancy(Frozen):
     pregnancy_test_before_each_dose: Cited[bool] | None = None
     pregnancy_status_before_each_dose: Cited[bool] | None = None
     pregnancy: tuple[Cited[str], ...] = ()
-    breastfeeding: tuple[Cited[str], ...] = ()
+    breastfeeding: tuple[Breastfeeding, ...] = ()
 
 
 MonitoringCondition = Literal[
@@ -537,17 +615,32 @@ class MonitoringItem(Fact):
     while_on_treatment: bool = Field(
         default=False, description="Only while the agent is being given (not after it is stopped)."
     )
+    baseline: bool = Field(
+        default=False,
+        description="A result is expected before the first dose: with none on file the item is "
+        "due at the first dose (otherwise one interval, or its first offset, after it).",
+    )
     applies_if: MonitoringCondition | None = None
     profiles: tuple[ProfileId, ...] = PROFILES
 
 
+AuthorizationProgram = Literal["TOUCH", "TYRUKO-REMS", "LEMTRADA-REMS"]
+"""Programme codes of the authorizations a patient record holds."""
+
+
 class Rems(Fact):
-    """A risk-evaluation and mitigation programme (US) or equivalent."""
+    """A risk-evaluation and mitigation programme (US) or equivalent.
+
+    ``authorizations`` are the record's programme codes that show the patient is enrolled
+    and authorized; the agent is given only through the programme, so a patient with none of
+    them on file is a hold. Re-authorization intervals live in the agent's monitoring items
+    (kind ``authorization``), the one place the check and the monitoring list read them.
+    """
 
     program: str
     profiles: tuple[ProfileId, ...] = ("us",)
+    authorizations: tuple[AuthorizationProgram, ...] = Field(min_length=1)
     requirements: tuple[str, ...]
-    reauthorization: Duration | None = None
     checklist_each_infusion: bool = False
 
 
@@ -560,18 +653,17 @@ class HerpesProphylaxis(Frozen):
 
 
 class PmlParameters(Frozen):
-    """Natalizumab PML rules (clinical-decisions §6)."""
+    """Natalizumab PML rules (clinical-decisions §6). The anti-JCV retest and MRI intervals
+    are the agent's monitoring items (``applies_if`` ``jcv_negative``,
+    ``jcv_low_index_no_prior_is``, ``pml_higher_risk``, ``pml_standard_risk``), read by the
+    risk report, the monitoring list and the check alike."""
 
     risk_factors: tuple[Cited[str], ...]
     exposure_threshold_months: Cited[int]
     default_table: str
     high_index_threshold: Cited[float]
-    retest_interval_negative: Cited[Duration]
-    retest_low_index_after_months: Cited[int]
     invalid_after_plasma_exchange: Cited[Duration]
     invalid_after_ivig: Cited[Duration]
-    mri_interval_high_risk: Cited[Duration]
-    mri_interval_standard: Cited[Duration]
     extended_interval_note: Cited[str]
 
 
@@ -622,6 +714,7 @@ class Agent(Frozen):
     lab_limits: tuple[LabLimit, ...] = ()
     checks_before_each_dose: tuple[Cited[str], ...] = ()
     vaccination: tuple[VaccineRule, ...] = ()
+    switching: tuple[SwitchRule, ...] = ()
     contraindications: tuple[Contraindication, ...] = ()
     warnings: tuple[LabelWarning, ...] = ()
     side_effects: tuple[SideEffect, ...] = ()
@@ -739,9 +832,17 @@ class PmlTable(Fact):
         return self
 
 
+ReactionResume = Literal["rate_at_onset", "step_up_from_reduced"]
+"""How an infusion continues after the reduced-rate hold of a grade 1-3 reaction:
+``rate_at_onset`` returns to the protocol step that was running at onset and carries on along
+the protocol; ``step_up_from_reduced`` climbs from the reduced rate by the protocol's own
+increments (or through the protocol steps above it)."""
+
+
 class ClinicPolicy(Frozen):
     """Clinic-wide defaults (status ``policy``; a clinic may change them)."""
 
+    reaction_resume: Cited[ReactionResume]
     setup_minutes: Cited[float]
     disconnection_minutes: Cited[float]
     screening_max_age: Cited[Duration]

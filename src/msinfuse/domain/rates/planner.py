@@ -541,7 +541,49 @@ def _premedications(
                 source=premed.citation_text(),
             )
         )
+    herpes = _herpes_prophylaxis(agent, profile, course_day, log)
+    if herpes is not None:
+        planned.append(herpes)
     return tuple(planned)
+
+
+def _herpes_prophylaxis(
+    agent: Agent, profile: ProfileId, course_day: int, log: FactLog
+) -> PlannedPremedication | None:
+    """Antiviral prophylaxis starts on day 1 of each course (alemtuzumab): listed with the
+    first infusion's premedication, with how long it continues under ``profile``."""
+    prophylaxis = agent.herpes_prophylaxis
+    if prophylaxis is None or course_day != 1:
+        return None
+    log.use(prophylaxis.start, f"{agent.name} herpes prophylaxis start")
+    duration = prophylaxis.duration_after_course.get(profile)
+    if duration is None:
+        how_long = (
+            "How long it continues after the course is not established for the "
+            f"{profile.upper()} profile."
+        )
+    else:
+        log.use(duration, f"{agent.name} herpes prophylaxis after the course", str(duration.value))
+        how_long = f"Continue for at least {duration.value} after the course"
+        cd4 = prophylaxis.or_until_cd4_at_least
+        if cd4 is not None and profile == "us":
+            log.use(cd4, f"{agent.name} herpes prophylaxis CD4 threshold", cd4.value)
+            how_long += (
+                f", or until the CD4+ count is at least {cd4.value:g} cells/uL, whichever is later"
+            )
+        how_long += "."
+    return PlannedPremedication(
+        id="herpes-prophylaxis",
+        drug="oral anti-herpes prophylaxis (antiviral)",
+        dose=None,
+        route="oral",
+        minutes_before_min=None,
+        minutes_before_max=None,
+        required=True,
+        lead_minutes=0.0,
+        note=f"{prophylaxis.start.value} {how_long}",
+        source=prophylaxis.start.citation_text(),
+    )
 
 
 def _premed_lead(kb: KnowledgeBase, premed: Premedication) -> float:
@@ -684,6 +726,26 @@ def _finish(
 # ------------------------------------------------------------------------------ re-planning
 
 
+def _step_up_from(
+    protocol: RateProtocol, segments: tuple[Segment, ...], reduced: float
+) -> list[tuple[Segment, int | None, float, str]]:
+    """After the hold, climb from the reduced rate: by the escalation's increment every
+    interval up to its maximum, or through the protocol steps faster than the reduced rate."""
+    esc = protocol.escalation
+    if esc is not None:
+        out: list[tuple[Segment, int | None, float, str]] = []
+        rate = min(reduced + esc.increment, esc.maximum)
+        while rate < esc.maximum - _EPS:
+            out.append((Segment(rate, esc.every_minutes), None, 0.0, "protocol"))
+            rate = min(rate + esc.increment, esc.maximum)
+        out.append((Segment(esc.maximum, None), len(segments) - 1, 0.0, "protocol"))
+        return out
+    faster: list[tuple[Segment, int | None, float, str]] = [
+        (s, i, 0.0, "protocol") for i, s in enumerate(segments) if s.rate > reduced + _EPS
+    ]
+    return faster or [(segments[-1], len(segments) - 1, 0.0, "protocol")]
+
+
 def replan_after_reaction(
     kb: KnowledgeBase,
     plan: RatePlan,
@@ -695,7 +757,9 @@ def replan_after_reaction(
     """Re-plan the rest of the bag after an infusion reaction (clinical-decisions §4).
 
     - grade 1-2: the rate at onset is halved and held for at least the hold time, then the
-      protocol steps up again from the step that was running;
+      infusion continues as the clinic's ``reaction_resume`` policy says: back to the step
+      that was running at onset and on along the protocol (``rate_at_onset``), or climbing
+      from the reduced rate by the protocol's own steps (``step_up_from_reduced``);
     - grade 3: the infusion stops at onset and restarts at ``resume_min`` (once all symptoms
       resolved) at half the rate at onset, then steps up the same way;
     - grade 4-5: the infusion stops for good and the agent is discontinued.
@@ -807,10 +871,16 @@ def replan_after_reaction(
             raise InvalidInput("--resume-min applies only to grade 3 reactions")
         factor = action.rate_factor or 0.5
         hold = action.hold_minutes
+        reduced = onset_rate_unit * factor
+        resume = kb.clinic.reaction_resume
+        log.use(resume, "how the rate resumes after the reduced-rate hold", resume.value)
         queue: list[tuple[Segment, int | None, float, str]] = [
-            (Segment(onset_rate_unit * factor, hold), None, 0.0, "hold")
+            (Segment(reduced, hold), None, 0.0, "hold")
         ]
-        if resume_segment is not None:
+        if resume.value == "step_up_from_reduced":
+            queue.extend(_step_up_from(protocol, segments, reduced))
+            resume_segment, resume_remaining = None, None
+        elif resume_segment is not None:
             if resume_remaining is None or resume_remaining > _EPS:
                 queue.append(
                     (
@@ -834,12 +904,20 @@ def replan_after_reaction(
             )
         )
         resume_at = resume_min
+        then = (
+            "then climbs from the reduced rate by the protocol's own steps"
+            if resume.value == "step_up_from_reduced"
+            else f"then returns to the rate running at onset ({onset_rate_unit:g} {unit}) and "
+            "carries on along the protocol"
+        )
         findings.append(
-            Finding.from_fact(
+            Finding.from_facts(
                 "warn",
                 "rates.reaction-replanned",
-                f"Grade {grade} reaction at minute {onset_min:g}: {action.text}",
-                action,
+                f"Grade {grade} reaction at minute {onset_min:g}: {action.text} Re-planned: "
+                f"{reduced:g} {unit} for at least {hold or 0:g} min, {then} "
+                f"(clinic policy: {resume.value.replace('_', ' ')}).",
+                [action, resume],
             )
         )
     reaction = ReactionEvent(onset_min, grade, action.action, resume_at, running.rate_ml_per_h)

@@ -13,7 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal
 
-from msinfuse.domain.knowledge.schema import KnowledgeBase, PmlParameters, PmlRow, PmlTable
+from msinfuse.domain.due import rolling_due
+from msinfuse.domain.knowledge.facts import Duration
+from msinfuse.domain.knowledge.schema import (
+    Agent,
+    KnowledgeBase,
+    MonitoringItem,
+    PmlParameters,
+    PmlRow,
+    PmlTable,
+)
 from msinfuse.domain.patient import PatientState
 from msinfuse.domain.provenance import DECISION_SUPPORT
 from msinfuse.errors import InvalidInput
@@ -56,11 +65,31 @@ class PmlRisk:
     decision_support: str = DECISION_SUPPORT
 
 
-def _params(kb: KnowledgeBase) -> PmlParameters:
+def _agent(kb: KnowledgeBase) -> Agent:
     agent = kb.agent("natalizumab")
     if agent is None or agent.pml is None:  # pragma: no cover - shipped data has it
         raise InvalidInput("the knowledge base has no natalizumab PML parameters")
-    return agent.pml
+    return agent
+
+
+def _params(kb: KnowledgeBase) -> PmlParameters:
+    params = _agent(kb).pml
+    assert params is not None
+    return params
+
+
+def pml_monitoring_item(kb: KnowledgeBase, condition: str) -> MonitoringItem:
+    """The natalizumab monitoring item for ``condition`` (``jcv_negative``,
+    ``jcv_low_index_no_prior_is``, ``pml_higher_risk``, ``pml_standard_risk``): the one
+    place the retest and MRI intervals live."""
+    item = next((m for m in _agent(kb).monitoring if m.applies_if == condition), None)
+    if item is None or item.interval is None:  # pragma: no cover - shipped data has them
+        raise InvalidInput(f"the knowledge base has no natalizumab monitoring item for {condition}")
+    return item
+
+
+def _months(duration: Duration) -> int:
+    return duration.amount * 12 if duration.unit == "years" else duration.amount
 
 
 def _row(table: PmlTable, jcv: JcvStatus, index_band: str | None, prior: bool) -> PmlRow | None:
@@ -152,18 +181,19 @@ def pml_risk(
         category = "higher"
     else:
         category = "intermediate"
-    retest_months: int | None = None
-    if jcv_status in ("negative", "unknown") or (
-        not prior_immunosuppressant
-        and index is not None
-        and index <= threshold
-        and months_exposed >= params.retest_low_index_after_months.value
-    ):
-        retest_months = params.retest_interval_negative.value.amount
+    retest = _retest_item(kb, jcv_status, index, threshold, prior_immunosuppressant)
+    if retest is not None and retest.offsets and months_exposed < _months(retest.offsets[0]):
+        retest = None  # low-index retesting starts at the 2-year point
+    retest_months = (
+        _months(retest.interval) if retest is not None and retest.interval is not None else None
+    )
     retest_due = None
-    if retest_months is not None and last_jcv_test is not None:
-        retest_due = params.retest_interval_negative.value.after(last_jcv_test)
-    mri = params.mri_interval_high_risk if category == "higher" else params.mri_interval_standard
+    if retest is not None and retest.interval is not None and last_jcv_test is not None:
+        retest_due = rolling_due(None, (), retest.interval, last_jcv_test)
+    mri = pml_monitoring_item(
+        kb, "pml_higher_risk" if category == "higher" else "pml_standard_risk"
+    )
+    assert mri.interval is not None
     return PmlRisk(
         jcv_status=jcv_status,
         index=index,
@@ -179,12 +209,24 @@ def pml_risk(
         risk_factors=factors,
         retest_interval_months=retest_months,
         retest_due=retest_due,
-        mri_interval_months=mri.value.amount
-        if mri.value.unit == "months"
-        else mri.value.amount * 12,
+        mri_interval_months=_months(mri.interval),
         extended_interval_note=params.extended_interval_note.value,
         source=table.citation_text(),
     )
+
+
+def _retest_item(
+    kb: KnowledgeBase,
+    jcv_status: JcvStatus,
+    index: float | None,
+    threshold: float,
+    prior_immunosuppressant: bool,
+) -> MonitoringItem | None:
+    if jcv_status in ("negative", "unknown"):
+        return pml_monitoring_item(kb, "jcv_negative")
+    if not prior_immunosuppressant and index is not None and index <= threshold:
+        return pml_monitoring_item(kb, "jcv_low_index_no_prior_is")
+    return None
 
 
 def pml_risk_from_state(kb: KnowledgeBase, state: PatientState, on: date) -> PmlRisk:
@@ -209,7 +251,7 @@ def pml_risk_from_state(kb: KnowledgeBase, state: PatientState, on: date) -> Pml
     index: float | None = None
     last_test: date | None = None
     for lab in state.labs_of("jcv_antibody", on):
-        reason = _invalid_reason(state, lab.date, params)
+        reason = invalid_sample_reason(state, lab.date, params)
         if reason:
             invalid = invalid or reason
             continue
@@ -223,17 +265,39 @@ def pml_risk_from_state(kb: KnowledgeBase, state: PatientState, on: date) -> Pml
         last_test = lab.date
         break
     for lab in state.labs_of("jcv_index", on):
-        if _invalid_reason(state, lab.date, params):
+        if invalid_sample_reason(state, lab.date, params):
             continue
         index = lab.number
         break
     risk = pml_risk(kb, jcv, index, months, prior, last_jcv_test=last_test)
+    if risk.retest_interval_months is not None:
+        item = _retest_item(kb, jcv, index, params.high_index_threshold.value, prior)
+        assert item is not None
+        valid = [
+            lab.date
+            for lab in state.labs
+            if lab.test in item.satisfied_by
+            and lab.date <= on
+            and invalid_sample_reason(state, lab.date, params) is None
+        ]
+        risk = replace(
+            risk,
+            retest_due=rolling_due(
+                given[0].date if given else None,
+                item.offsets,
+                item.interval,
+                max(valid) if valid else None,
+                baseline=item.baseline,
+            ),
+        )
     if invalid:
         risk = replace(risk, invalid_sample=invalid)
     return risk
 
 
-def _invalid_reason(state: PatientState, sample: date, params: PmlParameters) -> str | None:
+def invalid_sample_reason(state: PatientState, sample: date, params: PmlParameters) -> str | None:
+    """Why an anti-JCV sample taken on ``sample`` is not valid (within the window after plasma
+    exchange or IVIG), or ``None`` when it is."""
     for procedure in state.procedures:
         if procedure.date > sample:
             continue

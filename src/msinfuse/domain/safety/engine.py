@@ -39,7 +39,8 @@ def check(kb: KnowledgeBase, state: PatientState, request: CheckRequest) -> Chec
     """Check ``state`` before giving ``request.agent`` on ``request.date``.
 
     The decision is ``hold`` if any finding holds, else ``caution`` if any warns, else ``go``
-    (clinical-decisions §5).
+    (clinical-decisions §5). An infusion recorded after the check date is bad input
+    (:class:`~msinfuse.errors.InvalidInput`), as for a dose calendar.
     """
     agent = kb.agent(request.agent)
     if agent is None:
@@ -48,6 +49,11 @@ def check(kb: KnowledgeBase, state: PatientState, request: CheckRequest) -> Chec
         )
     if request.protocol not in ("standard", "shorter"):
         raise InvalidInput(f"unknown protocol {request.protocol!r}; valid: standard, shorter")
+    if any(a.date > request.date for a in state.administrations):
+        raise InvalidInput(
+            "the record holds an infusion dated after the check date: a check looks at the doses "
+            "given before the planned dose; check a later date or correct the record"
+        )
     plan = state.plan_for(agent.id)
     regimen = agent.regimen(plan.regimen) if plan and plan.regimen else agent.default_regimen
     if regimen is None:

@@ -8,7 +8,7 @@ generated from :data:`RULES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,10 +21,14 @@ from msinfuse.domain.knowledge.schema import (
     Contraindication,
     LabLimit,
     LabRequirement,
+    MonitoringItem,
+    Rems,
 )
-from msinfuse.domain.patient import Lab
+from msinfuse.domain.monitoring.due import ItemDue, agent_items, applies, exposure, item_due
+from msinfuse.domain.patient import Authorization, Condition, Lab
 from msinfuse.domain.provenance import DECISIONS_CITATION
 from msinfuse.domain.risk import PmlRisk, pml_risk_from_state
+from msinfuse.domain.risk.pml import pml_monitoring_item
 from msinfuse.domain.safety.context import CheckContext
 from msinfuse.errors import InvalidInput
 
@@ -75,6 +79,19 @@ def _finding(
     return Finding.from_fact(severity, rule_id, message, fact, data)  # type: ignore[arg-type]
 
 
+def _findings(
+    ctx: CheckContext,
+    severity: str,
+    rule_id: str,
+    message: str,
+    facts: Sequence[Fact],
+    data: dict[str, Any] | None = None,
+) -> Finding:
+    for fact in facts:
+        ctx.use(fact, rule_id)
+    return Finding.from_facts(severity, rule_id, message, facts, data)  # type: ignore[arg-type]
+
+
 def _checks_fact(ctx: CheckContext, word: str) -> Fact | None:
     return next((c for c in ctx.agent.checks_before_each_dose if word in c.value.lower()), None)
 
@@ -118,7 +135,9 @@ def active_infection(ctx: CheckContext) -> list[Finding]:
     "Pregnancy status",
     "Where the label asks for pregnancy status (or a test) before each dose, an unknown status "
     "in a patient who may become pregnant is a warning; a recorded pregnancy is a hold for "
-    "agents needing contraception, otherwise a warning.",
+    "agents needing contraception or a status check, otherwise a warning. A recorded pregnancy "
+    "cites every pregnancy fact of the agent and profile (contraception period, status or test "
+    "before each dose, the label's pregnancy statements).",
 )
 def pregnancy_status(ctx: CheckContext) -> list[Finding]:
     preg = ctx.agent.pregnancy
@@ -129,20 +148,30 @@ def pregnancy_status(ctx: CheckContext) -> list[Finding]:
     )
     status_fact = preg.pregnancy_status_before_each_dose or preg.pregnancy_test_before_each_dose
     if ctx.state.pregnant:
-        fact = contraception or status_fact or (preg.pregnancy[0] if preg.pregnancy else None)
+        facts: list[Fact] = [f for f in (contraception, status_fact) if f is not None]
+        facts += preg.pregnancy
         severe = contraception is not None or status_fact is not None
-        if fact is not None:
+        if facts:
+            said = " ".join(str(t.value).rstrip(".") + "." for t in preg.pregnancy)
+            if contraception is not None:
+                said = (
+                    f"Contraception is needed for {contraception.value} after the last dose. "
+                    + said
+                )
             return [
-                _finding(
+                _findings(
                     ctx,
                     "hold" if severe else "warn",
                     "pregnancy.status",
-                    f"The patient is recorded as pregnant; {ctx.agent.name} requires pregnancy to be "
-                    "excluded or a prescriber decision."
-                    if severe
-                    else f"The patient is recorded as pregnant; confirm the prescriber has weighed "
-                    f"{ctx.agent.name} in pregnancy.",
-                    fact,
+                    (
+                        f"The patient is recorded as pregnant; {ctx.agent.name} requires pregnancy "
+                        "to be excluded or a prescriber decision."
+                        if severe
+                        else f"The patient is recorded as pregnant; confirm the prescriber has "
+                        f"weighed {ctx.agent.name} in pregnancy."
+                    )
+                    + (f" {said.strip()}" if said.strip() else ""),
+                    facts,
                 )
             ]
         return [
@@ -169,6 +198,83 @@ def pregnancy_status(ctx: CheckContext) -> list[Finding]:
                 "Pregnancy status is not recorded for a patient who may become pregnant; confirm it "
                 "before the infusion.",
                 status_fact,
+            )
+        ]
+    return []
+
+
+@rule(
+    "breastfeeding",
+    "Breastfeeding",
+    "A patient recorded as breastfeeding is a hold where the label says not to breastfeed during "
+    "treatment (alemtuzumab: during each course and for 4 months after it), an information "
+    "finding where breastfeeding is allowed, and a warning where the knowledge base holds no "
+    "breastfeeding rule for the profile. Where breastfeeding must be avoided and the record does "
+    "not say whether the patient breastfeeds, an information finding reminds the nurse to ask.",
+)
+def breastfeeding(ctx: CheckContext) -> list[Finding]:
+    facts = [b for b in ctx.agent.pregnancy.breastfeeding if ctx.profile in b.profiles]
+    avoid = [b for b in facts if b.advice == "avoid"]
+    if ctx.state.breastfeeding:
+        if avoid:
+            return [
+                _findings(
+                    ctx,
+                    "hold",
+                    "breastfeeding",
+                    "The patient is recorded as breastfeeding: "
+                    + " ".join(b.text for b in avoid)
+                    + " Do not infuse until breastfeeding has stopped, or a prescriber decides.",
+                    avoid,
+                )
+            ]
+        weigh = [b for b in facts if b.advice == "weigh"]
+        if weigh:
+            return [
+                _findings(
+                    ctx,
+                    "warn",
+                    "breastfeeding",
+                    "The patient is recorded as breastfeeding: "
+                    + " ".join(b.text for b in weigh)
+                    + " Confirm the prescriber has weighed it.",
+                    weigh,
+                )
+            ]
+        if facts:
+            return [
+                _findings(
+                    ctx,
+                    "info",
+                    "breastfeeding",
+                    "The patient is recorded as breastfeeding: " + " ".join(b.text for b in facts),
+                    facts,
+                )
+            ]
+        return [
+            Finding(
+                "warn",
+                "breastfeeding",
+                f"The patient is recorded as breastfeeding; no breastfeeding rule of "
+                f"{ctx.agent.name} is established for the {ctx.profile.upper()} profile in the "
+                "knowledge base: the prescriber must decide.",
+                DECISIONS_CITATION,
+            )
+        ]
+    if (
+        avoid
+        and ctx.state.breastfeeding is None
+        and ctx.state.sex != "male"
+        and ctx.state.childbearing_potential is not False
+    ):
+        return [
+            _findings(
+                ctx,
+                "info",
+                "breastfeeding.status",
+                "Whether the patient breastfeeds is not recorded; ask: "
+                + " ".join(b.text for b in avoid),
+                avoid,
             )
         ]
     return []
@@ -257,6 +363,18 @@ def spacing(ctx: CheckContext) -> list[Finding]:
             )
         elif finding.rule == "calendar.course-cap-reached":
             findings.append(Finding("hold", "spacing.limit", finding.message, finding.source))
+        elif finding.rule == "calendar.prior-treatment" and finding.severity == "warn":
+            # Before the first dose the contraindication rule holds; later doses are flagged.
+            findings.append(
+                Finding(
+                    "warn",
+                    "spacing.prior-treatment",
+                    finding.message,
+                    finding.source,
+                    finding.data,
+                    finding.facts,
+                )
+            )
     for source in calendar.sources:
         ctx.log.use_source(source)
     # The calendar's own notes on policy or unconfirmed values it used (spacing, limits).
@@ -393,21 +511,24 @@ def discontinued(ctx: CheckContext) -> list[Finding]:
 @rule(
     "hypersensitivity.history",
     "Hypersensitivity to the agent",
-    "Hold when the record lists hypersensitivity to this agent.",
+    "Hold when the record lists hypersensitivity to this agent; a reaction recorded as resolved "
+    "still counts (an allergy does not resolve; the contraindication is worded as a history).",
 )
 def hypersensitivity(ctx: CheckContext) -> list[Finding]:
-    condition = ctx.state.has_condition(f"hypersensitivity:{ctx.agent.id}", ctx.date)
+    item = next(
+        (
+            c
+            for c in ctx.agent.contraindications
+            if c.condition == "hypersensitivity" and ctx.profile in c.profiles
+        ),
+        None,
+    )
+    wording = item.wording if item is not None else "history"
+    condition = _recorded(ctx, f"hypersensitivity:{ctx.agent.id}", wording)
     if condition is None:
         return []
     fact = (
-        next(
-            (
-                c
-                for c in ctx.agent.contraindications
-                if c.condition == "hypersensitivity" and ctx.profile in c.profiles
-            ),
-            None,
-        )
+        item
         or next((w for w in ctx.agent.warnings if "hypersensitivity" in w.id), None)
         or ctx.agent.reaction_management[-1]
     )
@@ -416,28 +537,67 @@ def hypersensitivity(ctx: CheckContext) -> list[Finding]:
             ctx,
             "hold",
             "hypersensitivity.history",
-            f"Hypersensitivity to {ctx.agent.name} is recorded: do not infuse without a prescriber decision.",
+            f"Hypersensitivity to {ctx.agent.name} is recorded{_when(condition, ctx.date)}: do not "
+            "infuse without a prescriber decision.",
             fact,
         )
     ]
 
 
-def _derived_condition(ctx: CheckContext, name: str) -> bool:
+def _recorded(ctx: CheckContext, name: str, wording: str) -> Condition | None:
+    """The record that makes a contraindication worded ``wording`` apply on the check date:
+    for ``current``, a condition present that day; for ``history``, any record up to that
+    day, resolved or not (clinical-decisions §5)."""
+    if wording == "current":
+        return ctx.state.has_condition(name, ctx.date)
+    return ctx.state.had_condition(name, ctx.date)
+
+
+def _when(condition: Condition, day: date) -> str:
+    if condition.active_on(day):
+        return ""
+    resolved = condition.resolved.isoformat() if condition.resolved else "?"
+    onset = f"from {condition.onset.isoformat()} " if condition.onset else ""
+    return f" ({onset}resolved {resolved}; the contraindication covers a past condition too)"
+
+
+def _prior_mitoxantrone(ctx: CheckContext) -> str | None:
+    """Why the patient counts as previously treated with mitoxantrone when this dose would
+    initiate it (no dose of the current plan given yet), or ``None``."""
+    if ctx.agent.id != "mitoxantrone" or ctx.given:
+        return None
+    reasons = []
+    prior_dose = ctx.state.prior_cumulative_mg_per_m2.get("mitoxantrone", 0.0)
+    if prior_dose > 0:
+        reasons.append(f"a prior cumulative dose of {prior_dose:g} mg/m2 is on record")
+    if ctx.ever_given:
+        reasons.append("earlier mitoxantrone infusions are on record")
+    if any(
+        t.agent == "mitoxantrone" and t.end is not None and t.end < ctx.date
+        for t in ctx.state.therapies
+    ):
+        reasons.append("an earlier mitoxantrone therapy is on record")
+    return "; ".join(reasons) or None
+
+
+def _applies(ctx: CheckContext, item: Contraindication) -> str | None:
+    """Why ``item`` applies on the check date (a short note, possibly empty), or ``None``."""
+    name = item.condition
+    assert name is not None
     if name == "under_18":
         age = ctx.state.age_on(ctx.date)
-        return age is not None and age < 18
+        return f" (age {age})" if age is not None and age < 18 else None
     if name == "concomitant_dmt":
-        return bool(_concomitant(ctx))
+        others = _concomitant(ctx)
+        return f" ({', '.join(others)})" if others else None
     if name == "prior_mitoxantrone":
-        before_plan = [
-            t
-            for t in ctx.state.therapies
-            if t.agent == "mitoxantrone" and (t.end is not None and t.end < ctx.date)
-        ]
-        return ctx.is_first_dose and bool(before_plan)
+        reason = _prior_mitoxantrone(ctx)
+        return f" ({reason})" if reason else None
+    recorded: str = name
     if name == "life_threatening_irr":
-        return bool(ctx.state.has_condition(f"life_threatening_irr:{ctx.agent.id}", ctx.date))
-    return ctx.state.has_condition(name, ctx.date) is not None
+        recorded = f"life_threatening_irr:{ctx.agent.id}"
+    condition = _recorded(ctx, recorded, item.wording)
+    return None if condition is None else _when(condition, ctx.date)
 
 
 def _concomitant(ctx: CheckContext) -> list[str]:
@@ -459,7 +619,12 @@ def _concomitant(ctx: CheckContext) -> list[str]:
     "Label contraindications",
     "Hold for every coded contraindication of the profile that the record shows (conditions such "
     "as PML, HIV, active malignancy, active hepatitis B; or derived ones: under 18, concomitant "
-    "disease-modifying therapy, prior mitoxantrone).",
+    "disease-modifying therapy, prior mitoxantrone). A contraindication worded as current (active "
+    "infection, active malignancy) stops applying once the condition is resolved; one worded "
+    "'have or have had' or 'history of' (natalizumab PML, EU alemtuzumab stroke, arterial "
+    "dissection, myocardial infarction or angina, a life-threatening infusion reaction) applies to a "
+    "resolved condition too. EU mitoxantrone must not be initiated after earlier mitoxantrone: a "
+    "therapy entry, earlier infusions or a prior cumulative dose on record.",
 )
 def contraindications(ctx: CheckContext) -> list[Finding]:
     findings = []
@@ -471,18 +636,19 @@ def contraindications(ctx: CheckContext) -> list[Finding]:
             continue  # dedicated rules above
         if item.condition == "concomitant_dmt":
             continue  # natalizumab.concomitant-therapy reports it with the therapies named
-        if _derived_condition(ctx, item.condition):
+        detail = _applies(ctx, item)
+        if detail is not None:
             seen.add(item.condition)
-            findings.append(_contraindication(ctx, item))
+            findings.append(_contraindication(ctx, item, detail))
     return findings
 
 
-def _contraindication(ctx: CheckContext, item: Contraindication) -> Finding:
+def _contraindication(ctx: CheckContext, item: Contraindication, detail: str = "") -> Finding:
     return _finding(
         ctx,
         "hold",
         f"contraindication.{item.condition}",
-        f"Contraindication ({ctx.profile.upper()} label): {item.text}",
+        f"Contraindication ({ctx.profile.upper()} label): {item.text}{detail}",
         item,
     )
 
@@ -617,12 +783,20 @@ def _result_date(ctx: CheckContext, code: str) -> date | None:
     "Screening before the first dose, results required before every dose, at the start of each "
     "course or before a later course: each required result must be on file, no older than its "
     "window (default: the clinic's screening window) and, for every-dose results, dated after the "
-    "previous dose. Missing or stale results give the requirement's severity.",
+    "previous dose. Where the requirement follows a monitoring item (alemtuzumab monthly labs "
+    "before a later course, mitoxantrone LVEF before each dose) the item's own due date decides, "
+    "exactly as on the monitoring list and the worklists. Missing or stale results give the "
+    "requirement's severity.",
 )
 def screening(ctx: CheckContext) -> list[Finding]:
     findings = []
     for req in ctx.agent.screening:
         if ctx.profile not in req.profiles or not _requirement_due(ctx, req):
+            continue
+        if req.window_from_monitoring:
+            finding = _monitored_requirement(ctx, req)
+            if finding is not None:
+                findings.append(finding)
             continue
         window = req.max_age or ctx.kb.clinic.screening_max_age
         ctx.use(
@@ -652,6 +826,43 @@ def screening(ctx: CheckContext) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _due_for_dose(ctx: CheckContext, item: MonitoringItem) -> ItemDue | None:
+    """The monitoring item's due date as the monitoring list computes it, for this dose."""
+    exp = exposure(ctx.kb, ctx.agent, ctx.state, ctx.date, ctx.profile)
+    return item_due(ctx.kb, ctx.agent, item, ctx.state, ctx.date, ctx.profile, exp, for_a_dose=True)
+
+
+def _monitored_requirement(ctx: CheckContext, req: LabRequirement) -> Finding | None:
+    missing: list[str] = []
+    parts: list[str] = []
+    used: list[Fact] = [req]
+    for code in req.tests:
+        item = next(m for m in agent_items(ctx.agent, ctx.profile) if code in m.satisfied_by)
+        due = _due_for_dose(ctx, item)
+        if due is None or not due.overdue_for_dose(ctx.date):
+            continue
+        missing.append(code)
+        used += [item, *due.facts]
+        every = (
+            f"every {item.interval}"
+            if item.interval
+            else f"since the last dose, within {ctx.kb.clinic.screening_max_age.value}"
+        )
+        last = f", last {due.last_done.isoformat()}" if due.last_done else ", none on file"
+        parts.append(f"{code}: {every}{last}")
+    if not missing:
+        return None
+    return _findings(
+        ctx,
+        req.severity_missing,
+        f"screening.{req.id}",
+        f"Missing or out-of-date result{'s' if len(missing) > 1 else ''} "
+        f"({'; '.join(parts)}): {req.text}",
+        used,
+        {"missing": missing},
+    )
 
 
 @rule(
@@ -686,6 +897,59 @@ def vaccines(ctx: CheckContext) -> list[Finding]:
                 )
                 break
     return findings
+
+
+@rule(
+    "switch.washout",
+    "Gap after an earlier therapy (switching)",
+    "Where the knowledge base sets a gap between an earlier therapy and this agent (natalizumab "
+    "after an anti-CD20 antibody: a clinic policy, as the labels set none), a dose less than the "
+    "gap after the last dose of that therapy gives the rule's severity and names the clinic's "
+    "choice.",
+)
+def switching(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    own = ctx.ever_given[-1].date if ctx.ever_given else None
+    for rule_ in ctx.agent.switching:
+        if ctx.profile not in rule_.profiles:
+            continue
+        last = _last_dose_of(ctx, rule_.after)
+        if last is None or (own is not None and own >= last[1]):
+            continue
+        agent, when = last
+        ready = rule_.min_gap.after(when)
+        if ctx.date < ready:
+            findings.append(
+                _finding(
+                    ctx,
+                    rule_.severity,
+                    f"switch.{rule_.id}",
+                    f"Last {agent} dose on {when.isoformat()}: the earliest start after it is "
+                    f"{ready.isoformat()} ({rule_.min_gap}). {rule_.text}",
+                    rule_,
+                    {"last_dose": when, "earliest": ready, "after": agent},
+                )
+            )
+    return findings
+
+
+def _last_dose_of(ctx: CheckContext, agents: Iterable[str]) -> tuple[str, date] | None:
+    """The most recent dose (or therapy end) of any of ``agents`` before the check date."""
+    wanted = set(agents)
+    seen: list[tuple[date, str]] = [
+        (a.date, a.agent)
+        for a in ctx.state.administrations
+        if a.agent in wanted and a.date < ctx.date
+    ]
+    seen += [
+        (t.end, t.agent)
+        for t in ctx.state.therapies
+        if t.agent in wanted and t.end is not None and t.end < ctx.date
+    ]
+    if not seen:
+        return None
+    when, agent = max(seen)
+    return agent, when
 
 
 @rule(
@@ -802,46 +1066,93 @@ def concomitant(ctx: CheckContext) -> list[Finding]:
     ]
 
 
+def _authorizations(ctx: CheckContext, program: Rems) -> list[Authorization]:
+    return sorted(
+        (
+            a
+            for a in ctx.state.authorizations
+            if a.program in program.authorizations and a.date <= ctx.date
+        ),
+        key=lambda a: a.date,
+    )
+
+
+def _reauthorization_item(ctx: CheckContext, program: Rems) -> MonitoringItem | None:
+    """The monitoring item (kind ``authorization``) that re-authorizes ``program``."""
+    return next(
+        (
+            m
+            for m in agent_items(ctx.agent, ctx.profile)
+            if m.kind == "authorization" and set(m.satisfied_by) & set(program.authorizations)
+        ),
+        None,
+    )
+
+
+@rule(
+    "rems.enrolment",
+    "REMS enrolment on file (US)",
+    "Hold when the agent is given only through a REMS under the profile (LEMTRADA REMS) and no "
+    "enrolment or authorization of the patient in the programme is on file.",
+)
+def rems_enrolment(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for program in ctx.agent.rems:
+        if ctx.profile not in program.profiles or _reauthorization_item(ctx, program):
+            continue  # programmes with re-authorization have their own rule (TOUCH)
+        if not _authorizations(ctx, program):
+            findings.append(
+                _finding(
+                    ctx,
+                    "hold",
+                    "rems.enrolment",
+                    f"No {program.program} enrolment is on file: {ctx.agent.name} is given only "
+                    "through the programme; confirm the patient's enrolment and authorization "
+                    "before infusing.",
+                    program,
+                )
+            )
+    return findings
+
+
 @rule(
     "natalizumab.touch-authorization",
     "TOUCH authorization current (US)",
-    "Hold when no TOUCH authorization is on file or the last one is older than the "
-    "re-authorization interval.",
+    "Hold when no TOUCH (or TYRUKO REMS) authorization is on file, or re-authorization is overdue "
+    "by the TOUCH re-authorization monitoring item (the same due date as the monitoring list).",
     agents=["natalizumab"],
 )
 def touch(ctx: CheckContext) -> list[Finding]:
     program = next((r for r in ctx.agent.rems if ctx.profile in r.profiles), None)
-    if program is None or program.reauthorization is None:
+    if program is None:
         return []
-    auths = sorted(
-        (
-            a
-            for a in ctx.state.authorizations
-            if a.program in ("TOUCH", "TYRUKO-REMS") and a.date <= ctx.date
-        ),
-        key=lambda a: a.date,
-    )
+    item = _reauthorization_item(ctx, program)
+    if item is None:
+        return []
+    auths = _authorizations(ctx, program)
     if not auths:
         return [
-            _finding(
+            _findings(
                 ctx,
                 "hold",
                 "natalizumab.touch-authorization",
                 "No TOUCH authorization is on file: do not infuse; refer to the prescriber.",
-                program,
+                [program, item],
             )
         ]
-    last = auths[-1].date
-    if program.reauthorization.after(last) < ctx.date:
+    due = _due_for_dose(ctx, item)
+    if due is not None and due.overdue_for_dose(ctx.date):
+        last = auths[-1].date
         return [
-            _finding(
+            _findings(
                 ctx,
                 "hold",
                 "natalizumab.touch-authorization",
-                f"The TOUCH authorization of {last.isoformat()} is older than {program.reauthorization}: "
-                "re-authorization is due; do not infuse until it is confirmed.",
-                program,
-                {"last_authorization": last},
+                f"The TOUCH authorization of {last.isoformat()} is older than {item.interval}: "
+                f"re-authorization was due {due.due.isoformat()}; do not infuse until it is "
+                "confirmed.",
+                [program, item],
+                {"last_authorization": last, "due": due.due},
             )
         ]
     return []
@@ -854,38 +1165,57 @@ def _pml(ctx: CheckContext) -> PmlRisk:
 @rule(
     "natalizumab.jcv-status",
     "Anti-JCV antibody status",
-    "Warns when the anti-JCV antibody status is unknown, or a negative result is older than the "
-    "retest interval.",
+    "Warns when no valid anti-JCV antibody result is on file (status unknown), or when an anti-JCV "
+    "retest monitoring item is overdue (every 6 months from the last valid negative result; for a "
+    "low index without prior immunosuppressants, from the 2-year point): the same due date as the "
+    "monitoring list, the worklists and the PML risk report.",
     agents=["natalizumab"],
 )
 def jcv_status(ctx: CheckContext) -> list[Finding]:
     params = ctx.agent.pml
     assert params is not None
-    lab = ctx.state.latest_lab("jcv_antibody", ctx.date)
-    if lab is None:
+    risk = _pml(ctx)
+    if risk.jcv_status == "unknown":
+        item = pml_monitoring_item(ctx.kb, "jcv_negative")
+        due = _due_for_dose(ctx, item)
         return [
             _finding(
                 ctx,
                 "warn",
                 "natalizumab.jcv-status",
-                "Anti-JCV antibody status is unknown: test it to stratify PML risk.",
-                params.retest_interval_negative,
+                "Anti-JCV antibody status is unknown (no valid result on file): test it to "
+                "stratify PML risk.",
+                item,
+                {"due": due.due if due is not None else ctx.date, "result_date": None},
             )
         ]
-    due = params.retest_interval_negative.value.after(lab.date)
-    if lab.text == "negative" and due < ctx.date:
-        return [
+    threshold = params.high_index_threshold.value
+    findings = []
+    for condition in ("jcv_negative", "jcv_low_index_no_prior_is"):
+        item = pml_monitoring_item(ctx.kb, condition)
+        if ctx.profile not in item.profiles or not applies(
+            item, ctx.state, ctx.date, risk, threshold
+        ):
+            continue
+        due = _due_for_dose(ctx, item)
+        if due is None or not due.overdue_for_dose(ctx.date):
+            continue
+        last = (
+            f"the last valid result is from {due.last_done.isoformat()}"
+            if due.last_done
+            else "no result since treatment started"
+        )
+        findings.append(
             _finding(
                 ctx,
                 "warn",
                 "natalizumab.jcv-status",
-                f"The last anti-JCV result (negative) is from {lab.date.isoformat()}, older than "
-                f"{params.retest_interval_negative.value}: retest.",
-                params.retest_interval_negative,
-                {"result_date": lab.date},
+                f"{item.item}: due {due.due.isoformat()} ({last}; every {item.interval}): retest.",
+                item,
+                {"due": due.due, "result_date": due.last_done},
             )
-        ]
-    return []
+        )
+    return findings
 
 
 @rule(

@@ -149,6 +149,7 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
             ),
         ],
     )
+    out += _limits_section(kb)
     out += ["## PML risk tables (natalizumab)", ""]
     for t in kb.pml_tables:
         out += [f"### {t.name}", "", f"{_cite(t)}. {t.note or ''}", ""]
@@ -204,6 +205,84 @@ def knowledge_base_markdown(kb: KnowledgeBase) -> str:
         ],
     )
     return "\n".join(out).rstrip() + "\n"
+
+
+def _pair(value: tuple[float, float], unit: str = "") -> str:
+    return f"{value[0]:g}–{value[1]:g}{f' {unit}' if unit else ''}"
+
+
+def _limits_section(kb: KnowledgeBase) -> list[str]:
+    """The infusion record's limits (``limits.yaml``): what each documented entry accepts."""
+    limits = kb.limits
+    out = [
+        "## Infusion record limits",
+        "",
+        "What the infusion record accepts (`limits.yaml`). A pump rate above the protocol's "
+        "maximum is refused; a rate above the step in force needs a reason (the protocols "
+        "above). A refused entry is shown beside its field; a flagged one is stored.",
+        "",
+    ]
+    bag, done = limits.bag, limits.completion
+    out += _table(
+        ["Limit", "Value", "Source"],
+        [
+            (
+                "Bag below the label's nominal volume (max %)",
+                bag.below_percent.value,
+                _cite(bag.below_percent),
+            ),
+            (
+                "Bag above the label's nominal volume (max %)",
+                bag.above_percent.value,
+                _cite(bag.above_percent),
+            ),
+            *(
+                (
+                    f"Bag volume, {r.agent} {r.protocol} (mL)",
+                    _pair(r.volume_ml.value),
+                    _cite(r.volume_ml),
+                )
+                for r in limits.bag_ranges
+            ),
+            (
+                "Ending early needs a reason (more than % of the planned time)",
+                done.early_percent.value,
+                _cite(done.early_percent),
+            ),
+            (
+                "Volume left needs a reason and records a partial dose (more than % of the bag)",
+                done.volume_left_percent.value,
+                _cite(done.volume_left_percent),
+            ),
+        ],
+    )
+    out += ["### Vital signs", ""]
+    out += _table(
+        ["Sign", "Unit", "Possible (else refused)", "Usual (else flagged)", "Source"],
+        [
+            (
+                v.kind.replace("_", " "),
+                v.unit,
+                _pair(v.possible.value),
+                _pair(v.usual.value) if v.usual else "-",
+                _cite(v.usual or v.possible),
+            )
+            for v in limits.vital_signs
+        ],
+    )
+    out += ["### Premedication doses", ""]
+    out += _table(
+        ["Drug", "Names recognised", "Single dose accepted", "Source"],
+        [
+            (p.drug, ", ".join(p.names), _pair(p.dose_mg.value, "mg"), _cite(p.dose_mg))
+            for p in limits.premedication_doses
+        ],
+    )
+    out += [
+        "A premedication not listed is stored with a finding that no dose range is on file.",
+        "",
+    ]
+    return out
 
 
 _WORDING = {

@@ -129,12 +129,24 @@ def fhir_markdown(kb: KnowledgeBase) -> str:
         "`dosageInstruction` in sequence: initial block, then maintenance with its interval) and one "
         "per planned dose (intent `instance-order`, `basedOn` the plan, `timing.event` the date).",
         "- MedicationAdministration: one for the whole infusion, one per pump rate event (`partOf` "
-        "the infusion, `dosage.rateRatio` mL per 1 h, the segment's period), one per premedication.",
+        "the infusion, `dosage.rateRatio` mL per 1 h, the segment's period, `statusReason` why it "
+        "ran faster than the plan), one per premedication (`dosage.dose` in mg). The whole "
+        "infusion's `dosage.dose` is the dose actually given: after a partial infusion, the "
+        "partial dose, with the bag's dose in the `bag-dose` extension, the volume infused in "
+        "`volume-infused` and why it ended early in `statusReason`.",
         "- Observation: labs (LOINC from the knowledge base, UCUM units, interpretation N/A/H/L) and "
-        "vital signs (`partOf` the infusion).",
+        "vital signs (`partOf` the infusion, interpretation L/H when outside the usual range).",
         "- AdverseEvent: infusion reactions, CTCAE v5 grade in the HL7 backport extension "
         "`ae-grade`, `severity` and `seriousness` mapped by the knowledge base (status policy), "
         "`suspectEntity` the rate segment running at onset.",
+        "- Corrections: nothing documented is deleted. An entry marked entered in error is exported "
+        "with status `entered-in-error` (Observation, MedicationAdministration); an amended "
+        "Observation with status `amended`. Where the status element cannot say it (AdverseEvent "
+        "has none in R4; an amended MedicationAdministration; an entry of an infusion entered in "
+        "error, whose status then reads `entered-in-error`), the `record-status` extension holds "
+        "the entry's own status (`final`, `amended`, `entered-in-error`) and "
+        "`infusion-entered-in-error` marks a reaction of an infusion entered in error. An import "
+        "reads them back the same way.",
         "- Appointment: the patient and the chair (a Location, `partOf` its site) take part.",
         "- Immunization, Procedure, MedicationStatement (prior therapies).",
         "",

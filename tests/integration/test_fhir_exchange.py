@@ -391,3 +391,56 @@ def test_an_identifier_of_another_patients_record_is_a_conflict(clinic: Engine):
     assert (f"Bundle.entry[{at}].resource.identifier[0]", "conflict") in _rejected(
         clinic, bundles[1]
     )
+
+
+# ------------------------------------------------------------------------------ corrections
+
+
+def test_corrections_follow_into_the_export_and_survive_a_round_trip(clinic: Engine, empty: Engine):
+    from msinfuse.persistence.models import Administration, Lab, VitalSign
+    from msinfuse.services import corrections
+
+    with Session(clinic) as session:
+        vital = session.scalars(select(VitalSign).order_by(VitalSign.id)).first()
+        assert vital is not None
+        adm = session.get(Administration, vital.administration_id)
+        assert adm is not None
+        lab = session.scalars(
+            select(Lab).where(Lab.patient_id == adm.patient_id, Lab.value_num.is_not(None))
+        ).first()
+        assert lab is not None
+        ctx = make_ctx()
+        corrections.correct(
+            session, ctx, "vital_sign", vital.id,
+            {"action": "entered_in_error", "reason": "wrong patient"},
+        )  # fmt: skip
+        corrections.correct(
+            session, ctx, "lab", lab.id,
+            {"action": "amended", "reason": "transcription", "changes": {"value": lab.value_num + 1}},
+        )  # fmt: skip
+        corrections.correct(
+            session, ctx, "administration", adm.id,
+            {"action": "entered_in_error", "reason": "documented twice"},
+        )  # fmt: skip
+        patient_id, ids = adm.patient_id, (vital.id, lab.id, adm.id)
+        bundle = exchange.export_bundle(session, make_ctx(), patient_id, UTC, BASE)
+        session.commit()
+    by_id = {e["resource"]["id"]: e["resource"] for e in bundle["entry"]}
+    assert by_id[f"vital-{ids[0]}"]["status"] == "entered-in-error"
+    assert by_id[f"lab-{ids[1]}"]["status"] == "amended"
+    assert by_id[f"infusion-{ids[2]}"]["status"] == "entered-in-error"
+    parts = [
+        r
+        for r in by_id.values()
+        if r.get("partOf") == [{"reference": f"MedicationAdministration/infusion-{ids[2]}"}]
+    ]
+    assert parts
+    assert {r["status"] for r in parts} == {"entered-in-error"}  # what hung on it too
+    with Session(empty) as session:
+        exchange.import_bundle(session, make_ctx(), bundle, UTC)
+        session.commit()
+    with Session(clinic) as a, Session(empty) as b:
+        original = a.get(Patient, patient_id)
+        copied = b.scalars(select(Patient)).one()
+        assert original is not None
+        assert content(b, copied) == content(a, original)

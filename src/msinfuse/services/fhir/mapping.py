@@ -91,6 +91,7 @@ DOSE_STATUS = {
     "cancelled": "cancelled",
 }
 INFUSION_STATUS = {
+    "in_progress": "in-progress",
     "completed": "completed",
     "stopped": "stopped",
     "discontinued": "stopped",
@@ -105,6 +106,13 @@ APPOINTMENT_STATUS = {
     "no_show": "noshow",
 }
 FLAG_INTERPRETATION = {"normal": "N", "abnormal": "A", "high": "H", "low": "L"}
+#: A documented entry's record status as FHIR Observation.status (corrections never delete).
+OBSERVATION_STATUS = {
+    "final": "final",
+    "amended": "amended",
+    "entered_in_error": "entered-in-error",
+}
+ENTERED_IN_ERROR = "entered-in-error"
 PERIOD_UNITS = {"days": "d", "weeks": "wk", "months": "mo", "years": "a"}
 
 
@@ -166,6 +174,29 @@ def _ext(name: str, **value: Any) -> dict[str, Any]:
 
 def _qty(value: float, unit: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+
+def _in_error(row: Any, adm: Administration | None = None) -> bool:
+    """An entry entered in error (or part of an infusion entered in error)."""
+    return row.record_status == "entered_in_error" or (
+        adm is not None and adm.record_status == "entered_in_error"
+    )
+
+
+def _record_status(out: dict[str, Any], row: Any, adm: Administration | None = None) -> None:
+    """The entry's own record status in the ``record-status`` extension when its FHIR status
+    cannot say it: an amended entry, any entry of a resource without a status element, and
+    an entry of an infusion entered in error (whose status says entered-in-error;
+    ``infusion-entered-in-error`` marks it where there is no status element)."""
+    own = row.record_status
+    parent_in_error = adm is not None and adm.record_status == "entered_in_error"
+    extensions = out.setdefault("extension", [])
+    if own != "final" or parent_in_error:
+        extensions.append(_ext("record-status", valueCode=OBSERVATION_STATUS[own]))
+    if parent_in_error and "status" not in out:
+        extensions.append(_ext("infusion-entered-in-error", valueBoolean=True))
+    if not extensions:
+        del out["extension"]
 
 
 # ------------------------------------------------------------------------------- patient
@@ -431,16 +462,23 @@ def to_fhir_infusion(ex: Export, adm: Administration) -> Resource:
         parts.append(_ext("observation-until", valueDateTime=ex.moment(adm.observation_until)))
     if adm.volume_ml is not None:
         parts.append(_ext("volume", valueQuantity=_qty(adm.volume_ml, "mL")))
+    if adm.volume_infused_ml is not None:
+        parts.append(_ext("volume-infused", valueQuantity=_qty(adm.volume_infused_ml, "mL")))
+    if adm.dose_given_mg is not None and adm.dose_mg is not None:
+        parts.append(_ext("bag-dose", valueQuantity=_qty(adm.dose_mg, "mg")))
     period = {"start": ex.moment(adm.given_on)}
     if adm.ended_at is not None:
         period["end"] = ex.moment(adm.ended_at)
     out.update(
         extension=[{"url": extension_url("infusion"), "extension": parts}],
-        status=INFUSION_STATUS[adm.outcome],
+        status=ENTERED_IN_ERROR if _in_error(adm) else INFUSION_STATUS[adm.outcome],
         medicationCodeableConcept=ex.vocabulary.concept("agent", adm.agent),
         subject=ref("patient", adm.patient_id),
         effectivePeriod=period,
     )
+    _record_status(out, adm)
+    if adm.completion_reason:
+        out["statusReason"] = [{"text": adm.completion_reason}]
     if adm.planned_dose_id is not None:
         out["request"] = ref("dose", adm.planned_dose_id)
     elif adm.plan_id is not None:
@@ -452,8 +490,8 @@ def to_fhir_infusion(ex: Export, adm: Administration) -> Resource:
             _ext("appointment", valueReference=ref("appointment", adm.appointment_id))
         )
     dosage: dict[str, Any] = {"route": {"text": "IV"}}
-    if adm.dose_mg is not None:
-        dosage["dose"] = _qty(adm.dose_mg, "mg")
+    if adm.dose_actual_mg is not None:
+        dosage["dose"] = _qty(adm.dose_actual_mg, "mg")  # a partial dose when one was recorded
     out["dosage"] = dosage
     return build(out)
 
@@ -477,7 +515,9 @@ def to_fhir_segments(
                 _ext("rate-event", valueCode=event.kind),
                 _ext("minute", valueDecimal=event.minute),
             ],
-            status="stopped" if event.kind == "stop" else INFUSION_STATUS[adm.outcome],
+            status=ENTERED_IN_ERROR
+            if _in_error(event, adm)
+            else ("stopped" if event.kind == "stop" else INFUSION_STATUS[adm.outcome]),
             medicationCodeableConcept=ex.vocabulary.concept("agent", adm.agent),
             subject=ref("patient", adm.patient_id),
             partOf=[ref("infusion", adm.id)],
@@ -490,6 +530,9 @@ def to_fhir_segments(
                 },
             },
         )
+        if event.reason:
+            out["statusReason"] = [{"text": event.reason}]
+        _record_status(out, event, adm)
         if adm.planned_dose_id is not None:
             out["request"] = ref("dose", adm.planned_dose_id)
         resources.append(build(out))
@@ -502,10 +545,12 @@ def to_fhir_premedication(ex: Export, adm: Administration, premed: Premedication
     dosage: dict[str, Any] = {}
     if premed.dose:
         dosage["text"] = premed.dose
+    if premed.dose_mg is not None:
+        dosage["dose"] = _qty(premed.dose_mg, "mg")
     if premed.route:
         dosage["route"] = {"text": premed.route}
     out.update(
-        status="completed",
+        status=ENTERED_IN_ERROR if _in_error(premed, adm) else "completed",
         category={"coding": [{"system": code_system("administration"), "code": "premedication"}]},
         medicationCodeableConcept={"text": premed.drug},
         subject=ref("patient", adm.patient_id),
@@ -518,6 +563,7 @@ def to_fhir_premedication(ex: Export, adm: Administration, premed: Premedication
         out["effectiveDateTime"] = ex.moment(adm.given_on)
     if dosage:
         out["dosage"] = dosage
+    _record_status(out, premed, adm)
     return build(out)
 
 
@@ -525,7 +571,9 @@ def to_fhir_vital(ex: Export, adm: Administration, vital: VitalSign) -> Resource
     """A vital sign taken during an infusion visit, ``partOf`` the infusion."""
     out = _base(ex, "vital", vital.id)
     out.update(
-        status="final",
+        status=ENTERED_IN_ERROR
+        if _in_error(vital, adm)
+        else OBSERVATION_STATUS[vital.record_status],
         category=[_category("vital-signs")],
         code=ex.vocabulary.concept("vital-sign", vital.kind),
         subject=ref("patient", adm.patient_id),
@@ -533,6 +581,15 @@ def to_fhir_vital(ex: Export, adm: Administration, vital: VitalSign) -> Resource
         effectiveDateTime=ex.moment(vital.taken_at),
         valueQuantity=_qty(vital.value, vital.unit),
     )
+    if _in_error(vital, adm) and vital.record_status != "entered_in_error":
+        _record_status(out, vital, adm)
+    if vital.flag:
+        out["interpretation"] = [
+            {
+                "coding": [{"system": INTERPRETATION, "code": FLAG_INTERPRETATION[vital.flag]}],
+                "text": vital.flag,
+            }
+        ]
     return build(out)
 
 
@@ -583,6 +640,7 @@ def to_fhir_reaction(
         out["seriousness"] = {"coding": [{"system": AE_SERIOUSNESS, "code": code}]}
     if reaction.outcome:
         out["outcome"] = {"text": reaction.outcome}
+    _record_status(out, reaction, adm)  # R4 AdverseEvent has no status element
     return build(out)
 
 
@@ -657,7 +715,7 @@ def to_fhir_lab(ex: Export, lab: Lab) -> Resource:
     the value with its UCUM unit, and the laboratory's flag as the interpretation."""
     out = _base(ex, "lab", lab.id)
     out.update(
-        status="final",
+        status=OBSERVATION_STATUS[lab.record_status],
         category=[_category("laboratory")],
         code=ex.vocabulary.concept("lab", lab.test),
         subject=ref("patient", lab.patient_id),

@@ -23,9 +23,11 @@ from msinfuse.services.fhir.codes import AE_GRADE, UCUM, Vocabulary, code_system
 from msinfuse.services.fhir.mapping import (
     APPOINTMENT_STATUS,
     DOSE_STATUS,
+    ENTERED_IN_ERROR,
     FLAG_INTERPRETATION,
     INFUSION_STATUS,
     KINDS,
+    OBSERVATION_STATUS,
     PLAN_STATUS,
     build,
 )
@@ -445,6 +447,28 @@ def from_fhir_dose(r: Reader) -> tuple[dict[str, Any], dict[str, str]]:
     return fields, refs
 
 
+def _record_status(r: Reader) -> str:
+    """A documented entry's record status: from ``status`` (entered-in-error, amended) or,
+    for resources whose status cannot say it, the ``record-status`` extension."""
+    marked = r.ext_value("record-status", "valueCode")
+    if marked is not None:  # the entry's own status (its infusion may be in error)
+        return _reverse(OBSERVATION_STATUS).get(marked, "final")
+    status = r.res.get("status")
+    if status == ENTERED_IN_ERROR:
+        return "entered_in_error"
+    return _reverse(OBSERVATION_STATUS).get(status or "", "final")
+
+
+def _flag(r: Reader) -> str | None:
+    flag = None
+    for index, item in enumerate(r.res.get("interpretation") or []):
+        codes = [c.get("code") for c in item.get("coding", []) or []]
+        flag = next((_reverse(FLAG_INTERPRETATION).get(c) for c in codes if c), None)
+        if flag is None:
+            r.problem(f"interpretation[{index}]", "unknown code: use N, A, H or L", "code-invalid")
+    return flag
+
+
 def _period(r: Reader) -> tuple[datetime | None, datetime | None]:
     res = r.res
     if res.get("effectivePeriod"):
@@ -461,13 +485,19 @@ def from_fhir_infusion(r: Reader) -> tuple[dict[str, Any], dict[str, str]]:
     res = r.res
     part = r.ext("infusion") or {}
     start, end = _period(r)
+    record_status = _record_status(r)
     outcome = r.ext_value("outcome", "valueCode", part) or _reverse(INFUSION_STATUS).get(
         res.get("status", "")
     )
+    if outcome is None and record_status == "entered_in_error":
+        outcome = "completed"  # how it ended does not matter: it does not count
     if outcome not in INFUSION_STATUS:
         r.problem("status", "an infusion status msinfuse knows is required", "code-invalid")
     dosage = res.get("dosage") or {}
     volume = r.ext_value("volume", "valueQuantity", part)
+    infused = r.ext_value("volume-infused", "valueQuantity", part)
+    bag_dose = r.ext_value("bag-dose", "valueQuantity", part)
+    dose = r.quantity("dosage.dose", dosage["dose"], "mg") if dosage.get("dose") else None
     started = r.ext_value("started-at", "valueDateTime", part)
     until = r.ext_value("observation-until", "valueDateTime", part)
     fields = {
@@ -479,8 +509,14 @@ def from_fhir_infusion(r: Reader) -> tuple[dict[str, Any], dict[str, str]]:
         "started_at": r.moment("extension", started) if started else (None if part else start),
         "ended_at": end,
         "observation_until": r.moment("extension", until) if until else None,
-        "dose_mg": r.quantity("dosage.dose", dosage["dose"], "mg") if dosage.get("dose") else None,
+        "dose_mg": r.quantity("extension", bag_dose, "mg") if bag_dose else dose,
+        "dose_given_mg": dose if bag_dose else None,
         "volume_ml": r.quantity("extension", volume, "mL") if volume else None,
+        "volume_infused_ml": r.quantity("extension", infused, "mL") if infused else None,
+        "completion_reason": next(
+            (x.get("text") for x in res.get("statusReason") or [] if x.get("text")), None
+        ),
+        "record_status": record_status,
     }
     refs = {}
     request = res.get("request")
@@ -532,6 +568,10 @@ def from_fhir_segment(r: Reader) -> tuple[dict[str, Any], dict[str, str]]:
         "kind": kind,
         "minute": r.ext_value("minute", "valueDecimal"),
         "begins": start,
+        "reason": next(
+            (x.get("text") for x in res.get("statusReason") or [] if x.get("text")), None
+        ),
+        "record_status": _record_status(r),
     }, refs
 
 
@@ -551,8 +591,10 @@ def from_fhir_premedication(r: Reader) -> tuple[dict[str, Any], dict[str, str]]:
     return {
         "drug": drug,
         "dose": dosage.get("text"),
+        "dose_mg": r.quantity("dosage.dose", dosage["dose"], "mg") if dosage.get("dose") else None,
         "route": (dosage.get("route") or {}).get("text"),
         "given_at": None if not_recorded else start,
+        "record_status": _record_status(r),
     }, refs
 
 
@@ -582,12 +624,7 @@ def from_fhir_lab(r: Reader) -> dict[str, Any]:
         and not any(p.location.startswith(f"{r.loc}.value") for p in r.problems)
     ):
         r.problem("value[x]", "a result value is required", "required")
-    flag = None
-    for index, item in enumerate(res.get("interpretation") or []):
-        codes = [c.get("code") for c in item.get("coding", []) or []]
-        flag = next((_reverse(FLAG_INTERPRETATION).get(c) for c in codes if c), None)
-        if flag is None:
-            r.problem(f"interpretation[{index}]", "unknown code: use N, A, H or L", "code-invalid")
+    flag = _flag(r)
     loinc = entry.loinc if entry is not None else None
     return {
         "test": test,
@@ -597,6 +634,7 @@ def from_fhir_lab(r: Reader) -> dict[str, Any]:
         "unit": unit,
         "flag": flag,
         "taken_on": r.day("effectiveDateTime", res.get("effectiveDateTime")),
+        "record_status": _record_status(r),
     }
 
 
@@ -620,6 +658,8 @@ def from_fhir_vital(r: Reader) -> tuple[dict[str, Any], dict[str, str]]:
         "value": r.quantity("valueQuantity", res.get("valueQuantity"), unit),
         "unit": unit,
         "taken_at": r.moment("effectiveDateTime", res.get("effectiveDateTime")),
+        "flag": flag if (flag := _flag(r)) in ("low", "high") else None,
+        "record_status": _record_status(r),
     }, refs
 
 
@@ -647,6 +687,7 @@ def from_fhir_reaction(r: Reader) -> tuple[dict[str, Any], dict[str, str]]:
         "resume_minute": r.ext_value("resume-minute", "valueDecimal"),
         "actions": r.ext_value("actions", "valueString"),
         "outcome": (res.get("outcome") or {}).get("text"),
+        "record_status": _record_status(r),
     }, refs
 
 

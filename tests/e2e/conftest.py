@@ -52,6 +52,7 @@ class Live:
     base: str
     clinic: SmallClinic
     server: Server
+    url: str = ""
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +71,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     engine.dispose()
     settings = Settings(database_url=url, log_level="WARNING", signin_per_minute=100)
     server = start_server(create_app(settings))
-    yield Live(server.base, clinic, server)
+    yield Live(server.base, clinic, server, url)
     server.stop()
 
 

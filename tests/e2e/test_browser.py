@@ -74,8 +74,14 @@ def test_nurse_checks_acknowledges_infuses_with_a_grade_2_reaction_and_completes
     expect(page.locator("#visit-status")).to_contain_text("CTCAE grade 2")
     shot(page, "visit-reaction")
 
+    # The pump stopped minutes in: the end needs the volume infused and a reason.
+    page.locator("#f-complete-volume_infused_ml").fill("2")
+    page.get_by_role("button", name="Complete and start observation").click()
+    expect(page.locator("#e-complete-reason")).to_contain_text("partial dose")
+    page.locator("#f-complete-reason").fill("patient asked to stop; infusion to be rebooked")
     page.get_by_role("button", name="Complete and start observation").click()
     expect(page.get_by_role("status")).to_have_text("Infusion completed; observation period set.")
+    expect(page.locator("#h-end + ul")).to_contain_text("partial dose")
     expect(page.locator("#visit-status")).to_contain_text("Observation")
     countdown = page.locator(".countdown")
     first = countdown.get_attribute("data-remaining")

@@ -418,3 +418,11 @@ def test_grade_4_reaction_stops_the_infusion_and_holds_the_plan_for_a_prescriber
     assert done["completion"]["partial"]
     assert done["outcome"] == "stopped"
     assert "grade 4" in done["completion_reason"]
+
+
+def test_a_grade_4_reaction_at_the_first_minute_stops_the_pump_before_it_ran(session: Session):
+    _, out = _started(session)
+    after = visits.record_reaction(session, _at(1), out["id"], {"onset_minute": 0, "grade": 4})
+    assert after["phase"] == "stopped"
+    assert after["rate_plan"]["steps"] == []
+    assert after["limits"]["step_ml_h"] == 0

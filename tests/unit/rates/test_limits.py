@@ -260,3 +260,12 @@ def test_a_volume_beyond_the_bag_or_faster_than_the_maximum_is_refused(kb):
         check_completion(kb.limits, plan, NINE, NINE + timedelta(minutes=1), 100, "fast")
     with pytest.raises(InvalidInput, match="before it started"):
         check_completion(kb.limits, plan, NINE, NINE - timedelta(minutes=1), 0, "x")
+
+
+def test_after_a_grade_4_reaction_at_the_start_nothing_may_run(kb):
+    plan = plan_infusion(kb, RateRequest("ocrelizumab", 1))
+    stopped = replan_after_reaction(kb, plan, 0, 4)
+    limits = rate_limits(stopped, 0)
+    assert (limits.step_ml_per_h, limits.step_kind) == (0, "stopped")
+    with pytest.raises(InvalidInput, match="reason"):
+        check_rate(kb, stopped, 0, 30, "resume", 1)

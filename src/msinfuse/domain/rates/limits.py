@@ -195,7 +195,10 @@ def protocol_maximum_ml_per_h(plan: RatePlan) -> float:
 
 def rate_limits(plan: RatePlan, minute: float) -> RateLimits:
     """The step in force at ``minute`` of the (re-planned) plan and the protocol maximum.
-    Past the planned end the last step stays in force."""
+    Past the planned end the last step stays in force; a plan stopped at its start (a grade
+    4 reaction at minute 0) has none: nothing may run."""
+    if not plan.steps:
+        return RateLimits(minute, 0, 0.0, "stopped", protocol_maximum_ml_per_h(plan))
     index = next(
         (i for i, s in enumerate(plan.steps) if s.start_min - _EPS <= minute < s.end_min),
         len(plan.steps) - 1,

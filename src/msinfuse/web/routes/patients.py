@@ -65,7 +65,11 @@ def patient_data(wr: WebRequest, session: Session, patient_id: int) -> dict[str,
         if any(p["agent"] == "natalizumab" for p in active)
         else None
     )
-    doses = [{**d, "agent": p["agent"]} for p in all_plans for d in p["doses"]]
+    doses = [
+        {**d, "agent": p["agent"], "plan_held": p["state"]["held"]}
+        for p in all_plans
+        for d in p["doses"]
+    ]
     upcoming = sorted(
         (d for d in doses if d["status"] not in ("given", "cancelled")),
         key=lambda d: d["planned_on"],

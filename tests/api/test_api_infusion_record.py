@@ -210,3 +210,22 @@ def test_entries_are_corrected_through_the_api_and_never_deleted(api: Api):
         ),
         201,
     )
+
+
+def test_the_clinics_vital_sign_limits_are_read_and_changed_through_the_api(api: Api):
+    signs = api.ok(api.get("/clinic/vital-sign-limits"))
+    spo2 = next(s for s in signs if s["kind"] == "spo2")
+    assert (spo2["possible"]["low"], spo2["possible"]["high"]) == (50, 100)
+    assert spo2["possible"]["status"] == "policy"
+    body = {"usual": [94, 100], "reason": "respiratory unit protocol"}
+    assert api.client.put("/api/v1/clinic/vital-sign-limits/spo2", headers=api.headers("nurse"), json=body).status_code == 403  # fmt: skip
+    changed = api.ok(
+        api.client.put("/api/v1/clinic/vital-sign-limits/spo2", headers=api.headers("admin"), json=body)
+    )  # fmt: skip
+    assert changed["usual"]["low"] == 94
+    bad = api.client.put(
+        "/api/v1/clinic/vital-sign-limits/spo2",
+        headers=api.headers("admin"),
+        json={"possible": [50, 120], "reason": "x"},
+    )
+    refused(bad, "possible")

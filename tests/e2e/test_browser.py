@@ -145,6 +145,7 @@ def test_main_pages_render_at_tablet_width_without_errors(page: Any, live: Live)
         ("/drugs/natalizumab", "drug-natalizumab"),
         ("/admin/users", "admin-users"),
         ("/admin/sites", "admin-sites"),
+        ("/admin/limits", "admin-limits"),
     ):
         page.goto(live.base + path)
         expect(page.locator("main h1")).to_be_visible()

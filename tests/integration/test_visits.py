@@ -426,3 +426,53 @@ def test_a_grade_4_reaction_at_the_first_minute_stops_the_pump_before_it_ran(ses
     assert after["phase"] == "stopped"
     assert after["rate_plan"]["steps"] == []
     assert after["limits"]["step_ml_h"] == 0
+
+
+# ------------------------------------------------------------------ the clinic's own ranges
+
+
+def test_the_clinic_sets_its_own_usual_blood_pressure_and_new_entries_follow_it(
+    session: Session,
+):
+    from msinfuse.persistence.models import AuditEvent
+    from msinfuse.services import limits
+
+    _, out = _started(session)
+    admin = ServiceContext(_at(1).kb, Actor(None, "admin1", "admin"), TODAY, _at(1).now)
+    with pytest.raises(PermissionDenied):
+        limits.set_vital_sign_limits(
+            session, _at(1), "systolic", {"usual": [90, 140], "reason": "x"}
+        )
+    for body, field in (
+        ({"usual": [30, 140], "reason": "x"}, "usual"),  # outside the possible range
+        ({"possible": [300, 40], "reason": "x"}, "possible"),
+        ({"usual": [90, 140], "reason": ""}, "reason"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            limits.set_vital_sign_limits(session, admin, "systolic", body)
+        assert refused.value.field == field
+    with pytest.raises(InvalidInput, match="100"):
+        limits.set_vital_sign_limits(session, admin, "spo2", {"possible": [50, 110], "reason": "x"})
+    changed = limits.set_vital_sign_limits(
+        session, admin, "systolic", {"usual": [90, 140], "reason": "hypertension clinic protocol"}
+    )
+    assert (changed["usual"]["low"], changed["usual"]["high"], changed["usual"]["status"]) == (
+        90,
+        140,
+        "policy",
+    )
+    assert changed["default_usual"]["high"] == 160
+    got = visits.record_vital(
+        session, _at(5), out["id"], {"kind": "systolic", "value": 150, "taken_at": NINE}
+    )
+    assert got["vital_signs"][-1]["flag"] == "high"
+    assert "set by the clinic" in got["findings"][0]["source"]
+    back = limits.set_vital_sign_limits(session, admin, "systolic", {"reason": "protocol ended"})
+    assert back["usual"]["high"] == 160
+    assert not back["changed"]
+    again = visits.record_vital(
+        session, _at(6), out["id"], {"kind": "systolic", "value": 150, "taken_at": NINE}
+    )
+    assert again["vital_signs"][-1]["flag"] is None
+    assert visits.visit(session, _at(6), out["id"])["vital_signs"][0]["flag"] == "high"  # kept
+    assert session.query(AuditEvent).filter_by(resource_type="VitalSignLimits").count() == 2

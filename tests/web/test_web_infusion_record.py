@@ -220,3 +220,30 @@ def test_a_grade_4_reaction_waits_for_a_prescriber_and_every_page_agrees(web: We
         assert "No active plan" in patient
     else:
         assert "ocrelizumab</strong> · standard · standard protocol · <strong>active" in patient
+
+
+def test_an_administrator_sets_the_clinics_vital_sign_limits_with_errors_beside_the_fields(
+    web: Web,
+):
+    assert web.get("/admin/limits").status_code == 403  # a nurse may not
+    page = web.page("/admin/limits", "admin")
+    assert "Vital-sign limits" in page
+    assert "MSINFUSE-POLICY §vital-sign limits" in page
+    refused = web.post(
+        "/admin/limits/systolic",
+        "admin",
+        {"usual_low": "30", "usual_high": "140", "reason": "hypertension protocol"},
+    )
+    assert "inside the possible range" in _refused_beside(refused, "lim-systolic-usual_low")
+    assert 'value="140"' in refused.text
+    missing = web.post("/admin/limits/systolic", "admin", {"usual_low": "90", "usual_high": "140"})
+    _refused_beside(missing, "lim-systolic-reason")
+    done = web.post(
+        "/admin/limits/systolic",
+        "admin",
+        {"usual_low": "90", "usual_high": "140", "reason": "hypertension protocol"},
+    )
+    assert done.status_code == 303
+    page = web.page("/admin/limits?notice=limits", "admin")
+    assert "Vital-sign limits saved" in page
+    assert "hypertension protocol" in page

@@ -43,6 +43,7 @@ from msinfuse.persistence.models import (
 from msinfuse.services import audit
 from msinfuse.services.context import ServiceContext, require
 from msinfuse.services.infusions import apply_reaction_consequences, to_wall_clock, wall_clock
+from msinfuse.services.limits import entry_limits
 from msinfuse.services.patient_state import LabIn
 from msinfuse.services.plans import sync_calendar
 from msinfuse.services.projections import refresh_patient
@@ -363,7 +364,7 @@ def _amend(
         assert adm is not None
         value = given.get("value", row.value)
         unit = given.get("unit", row.unit if "value" not in given else None)
-        entry = check_vital(ctx.kb.limits, row.kind, value, unit)
+        entry = check_vital(entry_limits(session, ctx.kb), row.kind, value, unit)
         taken_at = given.get("taken_at", row.taken_at)
         check_time(_window(session, ctx, adm), taken_at, now, "taken_at", "the time taken")
         row.value, row.unit, row.flag, row.taken_at = entry.value, entry.unit, entry.flag, taken_at

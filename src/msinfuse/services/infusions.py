@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from msinfuse.domain.findings import Finding
+from msinfuse.domain.knowledge.entry_limits import EntryLimits
 from msinfuse.domain.rates import RatePlan, RateRequest, plan_infusion
 from msinfuse.domain.rates.limits import (
     CLOCK_SLACK,
@@ -50,6 +51,7 @@ from msinfuse.persistence.repositories import RecordId
 from msinfuse.services import audit
 from msinfuse.services.checks import stored_check_json
 from msinfuse.services.context import ServiceContext, require
+from msinfuse.services.limits import entry_limits
 from msinfuse.services.plans import hold_for_review, sync_calendar
 from msinfuse.services.projections import refresh_patient
 from msinfuse.services.validation import validate
@@ -148,11 +150,11 @@ def premedication_row(
 
 
 def vital_sign_row(
-    ctx: ServiceContext, administration_id: int, v: VitalSignIn
+    limits: EntryLimits, administration_id: int, v: VitalSignIn
 ) -> tuple[VitalSign, tuple[Finding, ...]]:
-    """The stored row of a vital sign (in its UCUM unit, flagged when abnormal); refused
-    when it is not physiologically possible."""
-    entry = check_vital(ctx.kb.limits, v.kind, v.value, v.unit)
+    """The stored row of a vital sign (in its UCUM unit, flagged when outside the clinic's
+    usual range); refused when it is not physiologically possible."""
+    entry = check_vital(limits, v.kind, v.value, v.unit)
     row = VitalSign(
         administration_id=administration_id,
         kind=v.kind,
@@ -450,7 +452,8 @@ def record_administration(
         premedication_row(row.id, p, amount)
         for p, amount in zip(body.premedications, premed_doses, strict=True)
     )
-    session.add_all(vital_sign_row(ctx, row.id, v)[0] for v in body.vital_signs)
+    limits = entry_limits(session, ctx.kb)
+    session.add_all(vital_sign_row(limits, row.id, v)[0] for v in body.vital_signs)
     session.add_all(reaction_row(row.id, r) for r in body.reactions)
     if body.appointment_id is not None:
         appointment = repo.get_or_raise(session, Appointment, body.appointment_id, "appointment")

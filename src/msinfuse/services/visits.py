@@ -70,6 +70,7 @@ from msinfuse.services.infusions import (
     vital_sign_row,
     wall_clock,
 )
+from msinfuse.services.limits import entry_limits
 from msinfuse.services.projections import refresh_patient
 from msinfuse.services.validation import validate
 
@@ -375,7 +376,7 @@ def record_vital(
     row = _row(session, administration_id)
     body: VitalSignIn = validate(VitalSignIn, data)
     body = body.model_copy(update={"taken_at": to_wall_clock(ctx, body.taken_at)})
-    stored, findings = vital_sign_row(ctx, row.id, body)
+    stored, findings = vital_sign_row(entry_limits(session, ctx.kb), row.id, body)
     rates = visit_rate_plan(session, ctx, row)
     now = wall_clock(ctx)
     check_time(

@@ -38,6 +38,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/drugs", "Drug library", "knowledge.read"),
     ("/admin/users", "Users", "users.manage"),
     ("/admin/sites", "Sites", "sites.manage"),
+    ("/admin/limits", "Limits", "sites.manage"),
 )
 
 #: Messages shown after a successful change (Post/Redirect/Get): fixed texts, never echoed input.
@@ -54,6 +55,7 @@ NOTICES: dict[str, str] = {
     "completed": "Infusion completed; observation period set.",
     "corrected": "Correction saved; the original stays visible, struck through.",
     "reviewed": "Review decision recorded.",
+    "limits": "Vital-sign limits saved; they apply from now on.",
     "plan": "Plan started; the dose calendar is laid out.",
     "booked": "Appointment booked.",
     "moved": "Appointment moved.",

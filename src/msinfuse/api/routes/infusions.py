@@ -1,6 +1,6 @@
 """An infusion documented as it happens, through the API: start, pump rates, premedication,
 vital signs, reactions, completion, and corrections of any documented entry; a prescriber's
-review of a plan held after a grade 4 or 5 reaction.
+review of a plan held after a grade 4 or 5 reaction; the clinic's vital-sign limits.
 
 The routes call the same services as the web pages, with the same limits: a pump gateway or
 an EHR documents exactly what a nurse at the chair may. A refused entry is a 400 whose
@@ -20,10 +20,17 @@ from msinfuse.api import schemas
 from msinfuse.api.routes.patients import ERRORS
 from msinfuse.http.deps import DB, Permission
 from msinfuse.persistence.repositories import RecordId
-from msinfuse.services import corrections, plans, visits
+from msinfuse.services import corrections, limits, plans, visits
 from msinfuse.services.context import ServiceContext
 from msinfuse.services.corrections import CorrectionIn, Resource
-from msinfuse.services.infusions import PremedicationIn, RateEventIn, ReactionIn, VitalSignIn
+from msinfuse.services.infusions import (
+    PremedicationIn,
+    RateEventIn,
+    ReactionIn,
+    VitalKind,
+    VitalSignIn,
+)
+from msinfuse.services.limits import VitalSignLimitsIn
 
 router = APIRouter(tags=["infusions"])
 READ = Depends(Permission("patients.read"))
@@ -256,3 +263,24 @@ def review_plan(
     """A prescriber's decision on a plan held pending review after a grade 4 or 5 reaction
     (409 when no review is pending)."""
     return plans.decide_review(session, ctx, plan_id, body.decision, body.reason)
+
+
+@router.get("/clinic/vital-sign-limits", responses=ERRORS)
+def list_vital_sign_limits(
+    ctx: ServiceContext = Depends(Permission("knowledge.read")), session: Session = DB
+) -> list[dict[str, Any]]:
+    """Each vital sign's ranges in force at this clinic (possible: else refused; usual: else
+    flagged), the knowledge base's defaults and the last change."""
+    return limits.vital_sign_limits(session, ctx)
+
+
+@router.put("/clinic/vital-sign-limits/{kind}", responses=ERRORS)
+def set_vital_sign_limits(
+    kind: VitalKind,
+    body: VitalSignLimitsIn,
+    ctx: ServiceContext = Depends(Permission("sites.manage")),
+    session: Session = DB,
+) -> dict[str, Any]:
+    """Change one vital sign's ranges, with a reason (a range left out is the knowledge
+    base's default again); vital signs recorded from now on are checked against them."""
+    return limits.set_vital_sign_limits(session, ctx, kind, body)

@@ -14,6 +14,7 @@ from msinfuse.persistence.models.infusions import (
     RateEvent,
     VitalSign,
 )
+from msinfuse.persistence.models.limits import VitalSignLimitChange
 from msinfuse.persistence.models.patients import (
     Authorization,
     Condition,
@@ -63,4 +64,5 @@ __all__ = [
     "User",
     "Vaccination",
     "VitalSign",
+    "VitalSignLimitChange",
 ]

@@ -9,6 +9,7 @@ from msinfuse.web.routes import (
     board,
     checks,
     drugs,
+    limits,
     patients,
     schedule,
     signin,
@@ -17,5 +18,17 @@ from msinfuse.web.routes import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (signin, board, patients, checks, visits, worklists, schedule, drugs, admin)
+    m.router
+    for m in (
+        signin,
+        board,
+        patients,
+        checks,
+        visits,
+        worklists,
+        schedule,
+        drugs,
+        admin,
+        limits,
+    )
 )

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "1301"
 down_revision: str | None = "0040"
 branch_labels: str | Sequence[str] | None = None

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from msinfuse.domain.findings import Finding
 from msinfuse.domain.knowledge.entry_limits import EntryLimits
-from msinfuse.domain.rates import RatePlan, RateRequest, plan_infusion
+from msinfuse.domain.rates import RatePlan, plan_infusion
 from msinfuse.domain.rates.limits import (
     CLOCK_SLACK,
     check_premedication,
@@ -52,7 +52,7 @@ from msinfuse.services import audit
 from msinfuse.services.checks import stored_check_json
 from msinfuse.services.context import ServiceContext, require
 from msinfuse.services.limits import entry_limits
-from msinfuse.services.plans import hold_for_review, sync_calendar
+from msinfuse.services.plans import dose_rate_request, hold_for_review, sync_calendar
 from msinfuse.services.projections import refresh_patient
 from msinfuse.services.validation import validate
 
@@ -268,22 +268,11 @@ def infusion_rate_plan(
 ) -> RatePlan:
     """The rate plan of an infusion of ``dose`` started at ``started_at``: refuses a bag the
     protocol's rates are not valid for (``volume_ml`` at fault)."""
-    return plan_infusion(
-        ctx.kb,
-        RateRequest(
-            plan.agent,
-            dose.number,
-            plan.profile,  # type: ignore[arg-type]
-            protocol=protocol or plan.protocol,
-            regimen=plan.regimen,
-            dose_mg=dose_mg,
-            volume_ml=volume_ml,
-            prior_reaction_grades=prior_grades(session, patient.id, plan.agent, started_at, own_id),
-            start=started_at.time().replace(second=0, microsecond=0),
-            height_cm=patient.height_cm,
-            weight_kg=patient.weight_kg,
-        ),
-    )
+    grades = prior_grades(session, patient.id, plan.agent, started_at, own_id)
+    start = started_at.time().replace(second=0, microsecond=0)
+    request = dose_rate_request(plan, dose, patient, grades, protocol, start, dose_mg, volume_ml)
+    rates: RatePlan = plan_infusion(ctx.kb, request)
+    return rates
 
 
 def to_wall_clock(ctx: ServiceContext, moment: datetime) -> datetime:  # noqa: ARG001

@@ -553,6 +553,35 @@ __all__ = [
 ]
 
 
+def dose_rate_request(
+    plan: TreatmentPlan,
+    dose: PlannedDose,
+    patient: Patient,
+    prior_grades: tuple[int, ...],
+    protocol: str | None = None,
+    start: Any = None,
+    dose_mg: float | None = None,
+    volume_ml: float | None = None,
+) -> Any:
+    """The rate engine's request for a planned dose of ``plan`` (the plan's protocol unless
+    ``protocol``; the dose's own mg unless ``dose_mg``; the label's bag unless ``volume_ml``)."""
+    from msinfuse.domain.rates import RateRequest
+
+    return RateRequest(
+        plan.agent,
+        dose.number,
+        plan.profile,  # type: ignore[arg-type]
+        protocol=protocol or plan.protocol,
+        regimen=plan.regimen,
+        dose_mg=dose_mg if dose_mg is not None else dose.dose_mg,
+        volume_ml=volume_ml,
+        prior_reaction_grades=prior_grades,
+        start=start,
+        height_cm=patient.height_cm,
+        weight_kg=patient.weight_kg,
+    )
+
+
 def dose_rate_plan(
     session: Session,
     ctx: ServiceContext,
@@ -563,7 +592,6 @@ def dose_rate_plan(
 ) -> dict[str, Any]:
     """The rate plan and pump program of a planned dose, from the patient's own history
     (earlier reaction grades decide observation and shorter-protocol eligibility)."""
-    from msinfuse.domain.rates import RateRequest
     from msinfuse.services.engines import rate_plan
     from msinfuse.services.state import build_patient_state
 
@@ -574,18 +602,5 @@ def dose_rate_plan(
     grades = tuple(a.reaction_grade for a in state.administrations_of(plan.agent))
     audit.record(session, ctx, "read", "PlannedDose", dose.id)
     return rate_plan(
-        ctx.kb,
-        RateRequest(
-            plan.agent,
-            dose.number,
-            plan.profile,  # type: ignore[arg-type]
-            protocol=protocol or plan.protocol,
-            regimen=plan.regimen,
-            dose_mg=dose.dose_mg,
-            prior_reaction_grades=grades,
-            start=start,
-            height_cm=patient.height_cm,
-            weight_kg=patient.weight_kg,
-        ),
-        reaction,
+        ctx.kb, dose_rate_request(plan, dose, patient, grades, protocol, start), reaction
     )
